@@ -1,0 +1,353 @@
+"""DriftMonitor (modelops.io/v1alpha1, plural ``driftmonitors``, short name ``dm``): scheduled
+drift checks of one served model — feature and prediction distributions of logged traffic
+against a reference — exported as Prometheus metrics and alerts, optionally triggering
+retraining from a TrainingRun template.
+
+This module owns the DriftMonitor spec and status models, the statistic names, the threshold
+shape and the built-in default thresholds (:data:`BUILTIN_THRESHOLDS`). Threshold lookup order
+for a feature and statistic: ``thresholds.perFeature[feature]`` → ``thresholds.default`` →
+``BUILTIN_THRESHOLDS`` (so the threshold fields carry no CRD defaults: a per-feature override
+of one statistic must not silently reset the others).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from modelops.api.common import (
+    LIST_SET,
+    Condition,
+    Duration,
+    Identifier,
+    Name,
+    Resource,
+    SpecModel,
+    StatusModel,
+    StringMap,
+    TemplateMetadata,
+    Text,
+    Uri,
+    cel,
+    check_unique_conditions,
+    conditions_field,
+    count_set,
+    exactly_one_rule,
+    list_map,
+    require_unique,
+    validations,
+)
+from modelops.api.trainingrun import TrainingRunSpec
+
+CRON_PATTERN = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$"
+PREDICTION_FEATURE = "__prediction__"
+
+REFERENCE_MESSAGE = "spec.reference: exactly one of snapshotUri, window must be set"
+RETRAIN_TEMPLATE_MESSAGE = "spec.retrain.template is required when spec.retrain.enabled is true"
+
+
+class ModelRefKind(StrEnum):
+    MODEL_VERSION = "ModelVersion"
+    ROLLOUT = "Rollout"
+
+
+class FeatureType(StrEnum):
+    NUMERIC = "numeric"
+    CATEGORICAL = "categorical"
+
+
+class Statistic(StrEnum):
+    PSI = "psi"
+    KS = "ks"
+    JS = "js"
+    WASSERSTEIN = "wasserstein"
+    NULL_RATE = "nullRate"
+    SCHEMA = "schema"
+
+
+class Severity(StrEnum):
+    P0 = "P0"
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+
+
+BUILTIN_THRESHOLDS: dict[Statistic, float] = {
+    Statistic.PSI: 0.2,
+    Statistic.KS: 0.1,
+    Statistic.JS: 0.1,
+    Statistic.WASSERSTEIN: 0.1,
+    Statistic.NULL_RATE: 0.05,
+    Statistic.SCHEMA: 0.0,
+}
+
+
+class ModelRef(SpecModel):
+    """The served model to watch."""
+
+    kind: ModelRefKind = Field(
+        description="ModelVersion (watch that version) or Rollout (watch whatever version the Rollout serves)."
+    )
+    name: Name = Field(description="Name of the ModelVersion or Rollout, in the same namespace.")
+
+
+class Reference(SpecModel):
+    """What "no drift" looks like: a training-data snapshot, or a window of logged traffic."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(cel(exactly_one_rule("snapshotUri", "window"), REFERENCE_MESSAGE))
+    )
+
+    snapshot_uri: Uri | None = Field(
+        None, description="A reference dataset (Parquet or CSV), e.g. s3://ml-data/fraud/reference/2025-01.parquet."
+    )
+    window: Duration | None = Field(
+        None,
+        description="Use logged traffic of this length, ending where the current window starts, e.g. 168h.",
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Reference:
+        if count_set(self.snapshot_uri, self.window) != 1:
+            raise ValueError(REFERENCE_MESSAGE)
+        return self
+
+
+class Feature(SpecModel):
+    """A model input to watch."""
+
+    name: Identifier = Field(description="Feature (column) name as logged, e.g. amount.")
+    type: FeatureType = Field(description="numeric (binned) or categorical (counted per value).")
+
+
+class StatisticThresholds(SpecModel):
+    """Drift thresholds per statistic; a statistic above its threshold is drift. Unset fields
+    fall back to thresholds.default, then to the built-in values given below."""
+
+    psi: float | None = Field(None, ge=0, description="Population Stability Index. Built-in 0.2.")
+    ks: float | None = Field(
+        None, ge=0, le=1, description="Kolmogorov-Smirnov statistic D, 0-1 (numeric only). Built-in 0.1."
+    )
+    js: float | None = Field(None, ge=0, le=1, description="Jensen-Shannon distance, 0-1. Built-in 0.1.")
+    wasserstein: float | None = Field(
+        None,
+        ge=0,
+        description="Wasserstein distance normalised by the reference standard deviation (numeric only). Built-in 0.1.",
+    )
+    null_rate: float | None = Field(
+        None, ge=0, le=1, description="Increase of the null fraction over the reference, 0-1. Built-in 0.05."
+    )
+    schema_: float | None = Field(
+        None,
+        alias="schema",
+        ge=0,
+        le=1,
+        description="Fraction of records violating the feature's type (missing column, wrong type). Built-in 0.",
+    )
+
+    def get(self, statistic: Statistic) -> float | None:
+        """The threshold set here for one statistic, or None."""
+        return {
+            Statistic.PSI: self.psi,
+            Statistic.KS: self.ks,
+            Statistic.JS: self.js,
+            Statistic.WASSERSTEIN: self.wasserstein,
+            Statistic.NULL_RATE: self.null_rate,
+            Statistic.SCHEMA: self.schema_,
+        }[statistic]
+
+
+class Thresholds(SpecModel):
+    """Drift thresholds: defaults, per-feature overrides, and thresholds for the prediction distribution."""
+
+    default: StatisticThresholds | None = Field(
+        None, description="Thresholds for every feature, e.g. {psi: 0.25}. Unset statistics use the built-ins."
+    )
+    per_feature: dict[str, StatisticThresholds] = Field(
+        default_factory=dict,
+        max_length=256,
+        description="Overrides by feature name, e.g. {amount: {psi: 0.1}}.",
+    )
+    predictions: StatisticThresholds | None = Field(
+        None, description="Thresholds for the model's output distribution. Unset: as default."
+    )
+
+    def threshold(self, feature: str, statistic: Statistic) -> float:
+        """Resolve the threshold: perFeature → default → built-in."""
+        if feature == PREDICTION_FEATURE and self.predictions is not None:
+            value = self.predictions.get(statistic)
+            if value is not None:
+                return value
+        override = self.per_feature.get(feature)
+        for source in (override, self.default):
+            if source is not None:
+                value = source.get(statistic)
+                if value is not None:
+                    return value
+        return BUILTIN_THRESHOLDS[statistic]
+
+
+class AlertRoute(SpecModel):
+    """Alert at a severity when a statistic crosses a value."""
+
+    statistic: Statistic = Field(description="Statistic the rule watches, e.g. psi.")
+    above: float = Field(description="Fire when any feature's value is above this, e.g. 0.2.")
+    severity: Severity = Field(description="Alert severity label: P0 (page now) to P3 (ticket).")
+    for_: Duration | None = Field(
+        None, alias="for", description="How long the condition must hold before firing (PrometheusRule for), e.g. 15m."
+    )
+
+
+class Alerts(SpecModel):
+    """PrometheusRule alerts on the drift metrics."""
+
+    enabled: bool = Field(True, description="Create a PrometheusRule for this monitor. Default true.")
+    routes: list[AlertRoute] = Field(
+        default_factory=list,
+        max_length=32,
+        description=(
+            "Severity routing. Absent: the built-in table (schema violations and null-rate spikes P0, "
+            "psi above 0.2 P2, ...)."
+        ),
+    )
+    labels: StringMap = Field(default_factory=dict, description="Extra labels on every alert, e.g. team: fraud.")
+
+
+class RetrainTemplate(SpecModel):
+    """The TrainingRun to create when drift persists."""
+
+    metadata: TemplateMetadata | None = Field(None, description="Labels and annotations for the TrainingRun.")
+    spec: TrainingRunSpec = Field(description="Spec of the TrainingRun, as in kind TrainingRun.")
+
+
+class Retrain(SpecModel):
+    """Automatic retraining on persistent drift."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!self.enabled || has(self.template)",
+                RETRAIN_TEMPLATE_MESSAGE,
+                field_path=".template",
+                reason="FieldValueRequired",
+            )
+        )
+    )
+
+    enabled: bool = Field(False, description="Create a TrainingRun when drift persists. Default false.")
+    template: RetrainTemplate | None = Field(None, description="The TrainingRun to create. Required when enabled.")
+    after: int = Field(
+        1, ge=1, le=100, description="Consecutive drifted evaluations needed before retraining. Default 1."
+    )
+    cooldown: Duration = Field("24h", description="Minimum time between two retrainings, e.g. 12h. Default 24h.")
+    max_concurrent: int = Field(1, ge=1, le=10, description="Retraining TrainingRuns that may run at once. Default 1.")
+
+    @model_validator(mode="after")
+    def _template(self) -> Retrain:
+        if self.enabled and self.template is None:
+            raise ValueError(RETRAIN_TEMPLATE_MESSAGE)
+        return self
+
+
+class DriftMonitorSpec(SpecModel):
+    """Which model to watch, against what reference, which features and statistics, how often,
+    and what to do about drift."""
+
+    model_ref: ModelRef = Field(description="The ModelVersion or Rollout whose traffic is checked.")
+    reference: Reference = Field(description="Reference distribution: exactly one of snapshotUri, window.")
+    features: list[Feature] = Field(
+        min_length=1, max_length=256, description="Features to check.", json_schema_extra=list_map("name")
+    )
+    statistics: list[Statistic] = Field(
+        default_factory=lambda: [Statistic.PSI],
+        min_length=1,
+        max_length=6,
+        description="Statistics to compute: psi, ks, js, wasserstein, nullRate, schema. Default [psi].",
+        json_schema_extra={**LIST_SET, "default": ["psi"]},
+    )
+    thresholds: Thresholds | None = Field(None, description="Drift thresholds. Absent: the built-ins.")
+    window: Duration = Field("1h", description="Logged traffic compared on each run, e.g. 1h. Default 1h.")
+    schedule: str = Field(
+        "0 * * * *",
+        max_length=128,
+        pattern=CRON_PATTERN,
+        description='Cron schedule of the drift job (CronJob syntax), e.g. "*/15 * * * *" or @daily. Default hourly.',
+    )
+    time_zone: str | None = Field(
+        None, min_length=1, max_length=64, description="Time zone of the schedule, e.g. Europe/Paris. Absent: UTC."
+    )
+    alerts: Alerts | None = Field(None, description="Alerting. Absent: enabled with the built-in severity table.")
+    retrain: Retrain | None = Field(None, description="Retraining. Absent: disabled.")
+
+    @field_validator("features")
+    @classmethod
+    def _unique_features(cls, value: list[Feature]) -> list[Feature]:
+        require_unique(value, "name", "spec.features")
+        return value
+
+    @field_validator("statistics")
+    @classmethod
+    def _unique_statistics(cls, value: list[Statistic]) -> list[Statistic]:
+        require_unique(value, "", "spec.statistics")
+        return value
+
+
+class DriftResult(StatusModel):
+    """One statistic of one feature in the last run."""
+
+    feature: str = Field(
+        max_length=256, description=f"Feature name; {PREDICTION_FEATURE} for the prediction distribution."
+    )
+    statistic: Statistic = Field(description="The statistic.")
+    value: float | None = Field(None, description="Its value; absent when it could not be computed (no data).")
+    threshold: float = Field(description="The threshold applied.")
+    drifted: bool = Field(description="value > threshold.")
+
+
+class DriftMonitorStatus(StatusModel):
+    """Observed state of the monitor, written by the operator from the drift job's results."""
+
+    last_run: datetime | None = Field(None, description="When the last evaluation finished.")
+    results: list[DriftResult] = Field(
+        default_factory=list, max_length=2048, description="Results of the last evaluation."
+    )
+    drifted: bool | None = Field(None, description="Whether any result of the last evaluation drifted.")
+    consecutive_drifted: int | None = Field(None, ge=0, description="Drifted evaluations in a row.")
+    report_uri: Uri | None = Field(None, description="Where the last HTML drift report was written.")
+    cron_job: Name | None = Field(None, description="Name of the CronJob running the drift job.")
+    last_retrain: datetime | None = Field(None, description="When a retraining TrainingRun was last created.")
+    retrain_runs: list[Name] = Field(
+        default_factory=list, max_length=20, description="TrainingRuns created by this monitor, newest last."
+    )
+    message: Text | None = Field(None, description="Human-readable summary.")
+    observed_generation: int | None = Field(None, ge=0, description="metadata.generation this status describes.")
+    conditions: list[Condition] = conditions_field()
+
+    @field_validator("conditions")
+    @classmethod
+    def _unique_conditions(cls, value: list[Condition]) -> list[Condition]:
+        check_unique_conditions(value)
+        return value
+
+
+class DriftMonitor(Resource):
+    """Scheduled drift checks of one served model, with alerts and optional retraining."""
+
+    KIND: ClassVar[str] = "DriftMonitor"
+    PLURAL: ClassVar[str] = "driftmonitors"
+    SHORT_NAMES: ClassVar[tuple[str, ...]] = ("dm",)
+    PRINTER_COLUMNS: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"name": "Model", "type": "string", "jsonPath": ".spec.modelRef.name"},
+        {"name": "Drifted", "type": "boolean", "jsonPath": ".status.drifted"},
+        {"name": "Last Run", "type": "date", "jsonPath": ".status.lastRun"},
+        {"name": "Schedule", "type": "string", "jsonPath": ".spec.schedule", "priority": 1},
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    )
+
+    api_version: Literal["modelops.io/v1alpha1"] = Field("modelops.io/v1alpha1", alias="apiVersion")
+    kind: Literal["DriftMonitor"] = "DriftMonitor"
+    spec: DriftMonitorSpec
+    status: DriftMonitorStatus = Field(default_factory=DriftMonitorStatus)

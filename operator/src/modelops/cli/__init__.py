@@ -1,0 +1,1 @@
+"""The ``modelops`` command (also installed as the kubectl plugin ``kubectl-modelops``)."""

@@ -1,0 +1,1 @@
+"""The thin kopf layer: decorators, startup settings, probes. No decisions live here."""

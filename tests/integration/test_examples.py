@@ -1,0 +1,43 @@
+"""Every example in examples/ is accepted by the real API server (server-side apply) and by the
+running operator, which acknowledges each object with observedGeneration and Accepted=True."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from kubernetes import dynamic
+
+from tests.integration.manifests import REPO, apply, documents
+from tests.integration.waiting import wait_for
+
+EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
+
+
+def test_there_are_examples() -> None:
+    assert len(EXAMPLES) >= 5
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_applies_and_is_accepted(path: Path, dyn: dynamic.DynamicClient, namespace: str,
+                                         operator: object) -> None:
+    applied = []
+    for doc in documents(path):
+        obj = apply(dyn, doc, namespace)
+        assert obj.metadata.name == doc["metadata"]["name"]
+        applied.append(doc)
+    assert applied, f"{path} holds no object"
+    for doc in applied:
+        if not doc["apiVersion"].startswith("modelops.io/"):
+            continue
+        resource = dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
+
+        def accepted(doc: dict = doc, resource: dynamic.Resource = resource) -> dict | None:
+            obj = resource.get(name=doc["metadata"]["name"], namespace=namespace).to_dict()
+            status = obj.get("status") or {}
+            conditions = {c["type"]: c for c in status.get("conditions") or []}
+            ok = status.get("observedGeneration") == obj["metadata"]["generation"] and "Accepted" in conditions
+            return conditions["Accepted"] if ok else None
+
+        condition = wait_for(accepted, 30, f"{doc['kind']}/{doc['metadata']['name']} to be acknowledged")
+        assert condition["status"] == "True", condition["message"]

@@ -1,0 +1,94 @@
+"""Conditions: one per type, and the transition time moves only when the status flips."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from modelops.core.conditions import format_time, get_condition, set_condition
+
+T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+
+
+def test_new_condition_gets_now() -> None:
+    conditions = set_condition([], type="Ready", status="True", reason="Up", message="m", observed_generation=3, now=T0)
+    assert conditions == [
+        {
+            "type": "Ready",
+            "status": "True",
+            "reason": "Up",
+            "message": "m",
+            "lastTransitionTime": "2026-11-25T12:00:00Z",
+            "observedGeneration": 3,
+        }
+    ]
+
+
+def test_same_status_keeps_time_but_updates_reason_message_generation() -> None:
+    first = set_condition([], type="Ready", status="False", reason="A", message="a", observed_generation=1, now=T0)
+    second = set_condition(
+        first,
+        type="Ready",
+        status="False",
+        reason="B",
+        message="b",
+        observed_generation=2,
+        now=T0 + timedelta(minutes=5),
+    )
+    (cond,) = second
+    assert cond["lastTransitionTime"] == "2026-11-25T12:00:00Z"
+    assert (cond["reason"], cond["message"], cond["observedGeneration"]) == ("B", "b", 2)
+
+
+def test_flip_moves_time() -> None:
+    first = set_condition([], type="Ready", status="False", reason="A", message="a", observed_generation=1, now=T0)
+    second = set_condition(
+        first,
+        type="Ready",
+        status="True",
+        reason="A",
+        message="a",
+        observed_generation=1,
+        now=T0 + timedelta(minutes=5),
+    )
+    assert second[0]["lastTransitionTime"] == "2026-11-25T12:05:00Z"
+
+
+def test_other_conditions_are_kept_in_order() -> None:
+    base = [{"type": "A", "status": "True"}, {"type": "B", "status": "False"}]
+    result = set_condition(base, type="A", status="True", reason="r", message="m", observed_generation=None, now=T0)
+    assert [c["type"] for c in result] == ["A", "B"]
+    assert get_condition(result, "B") == {"type": "B", "status": "False"}
+    assert get_condition(result, "C") is None
+    assert "observedGeneration" not in result[0]
+
+
+def test_input_is_not_mutated() -> None:
+    base = [{"type": "A", "status": "False", "lastTransitionTime": "x"}]
+    set_condition(base, type="A", status="True", reason="r", message="m", observed_generation=1, now=T0)
+    assert base == [{"type": "A", "status": "False", "lastTransitionTime": "x"}]
+
+
+@given(st.lists(st.sampled_from(["True", "False", "Unknown"]), min_size=1, max_size=20))
+def test_transition_time_moves_exactly_on_flips(statuses: list[str]) -> None:
+    conditions: list[dict] = []
+    last_flip = None
+    previous = None
+    for minute, status in enumerate(statuses):
+        now = T0 + timedelta(minutes=minute)
+        conditions = set_condition(
+            conditions,
+            type="X",
+            status=status,  # type: ignore[arg-type]
+            reason="r",
+            message="m",
+            observed_generation=minute,
+            now=now,
+        )
+        if status != previous:
+            last_flip = now
+        previous = status
+        assert len(conditions) == 1
+        assert conditions[0]["lastTransitionTime"] == format_time(last_flip)
