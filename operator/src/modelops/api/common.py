@@ -27,7 +27,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 GROUP = "modelops.io"
@@ -233,6 +233,19 @@ def conditions_field() -> Any:
 
 def check_unique_conditions(conditions: list[Condition]) -> None:
     require_unique(conditions, "type", "status.conditions")
+
+
+class ObjectStatus(StatusModel):
+    """What every kind's status has: the generation it describes and its conditions."""
+
+    observed_generation: int | None = Field(None, ge=0, description="metadata.generation this status describes.")
+    conditions: list[Condition] = conditions_field()
+
+    @field_validator("conditions")
+    @classmethod
+    def _unique_conditions(cls, value: list[Condition]) -> list[Condition]:
+        check_unique_conditions(value)
+        return value
 
 
 class ResourceRequirements(SpecModel):

@@ -20,10 +20,10 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from modelops.api.common import (
     LIST_SET,
-    Condition,
     Duration,
     Identifier,
     Name,
+    ObjectStatus,
     Resource,
     SpecModel,
     StatusModel,
@@ -32,8 +32,6 @@ from modelops.api.common import (
     Text,
     Uri,
     cel,
-    check_unique_conditions,
-    conditions_field,
     count_set,
     exactly_one_rule,
     list_map,
@@ -307,7 +305,7 @@ class DriftResult(StatusModel):
     drifted: bool = Field(description="value > threshold.")
 
 
-class DriftMonitorStatus(StatusModel):
+class DriftMonitorStatus(ObjectStatus):
     """Observed state of the monitor, written by the operator from the drift job's results."""
 
     last_run: datetime | None = Field(None, description="When the last evaluation finished.")
@@ -323,14 +321,6 @@ class DriftMonitorStatus(StatusModel):
         default_factory=list, max_length=20, description="TrainingRuns created by this monitor, newest last."
     )
     message: Text | None = Field(None, description="Human-readable summary.")
-    observed_generation: int | None = Field(None, ge=0, description="metadata.generation this status describes.")
-    conditions: list[Condition] = conditions_field()
-
-    @field_validator("conditions")
-    @classmethod
-    def _unique_conditions(cls, value: list[Condition]) -> list[Condition]:
-        check_unique_conditions(value)
-        return value
 
 
 class DriftMonitor(Resource):

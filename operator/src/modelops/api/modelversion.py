@@ -18,11 +18,11 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from modelops.api.common import (
     CodeRef,
-    Condition,
     DataRef,
     Identifier,
     LabelValue,
     Name,
+    ObjectStatus,
     Resource,
     ResourceRequirements,
     SpecModel,
@@ -30,8 +30,6 @@ from modelops.api.common import (
     Text,
     Uri,
     cel,
-    check_unique_conditions,
-    conditions_field,
     list_map,
     require_unique,
     validations,
@@ -232,7 +230,7 @@ class RegistryRef(StatusModel):
     resolved_from: Uri | None = Field(None, description="The models:/ URI it was resolved from, if any.")
 
 
-class ModelVersionStatus(StatusModel):
+class ModelVersionStatus(ObjectStatus):
     """Observed state of the version, written only by the operator."""
 
     registry: RegistryRef | None = Field(None, description="The MLflow Model Registry entry.")
@@ -250,14 +248,6 @@ class ModelVersionStatus(StatusModel):
             "for rollback), archived or none."
         ),
     )
-    observed_generation: int | None = Field(None, ge=0, description="metadata.generation this status describes.")
-    conditions: list[Condition] = conditions_field()
-
-    @field_validator("conditions")
-    @classmethod
-    def _unique_conditions(cls, value: list[Condition]) -> list[Condition]:
-        check_unique_conditions(value)
-        return value
 
 
 class ModelVersion(Resource):

@@ -21,11 +21,11 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from modelops.api.common import (
     LIST_SET,
-    Condition,
     Duration,
     Identifier,
     LabelValue,
     Name,
+    ObjectStatus,
     Percent,
     Resource,
     ShortName,
@@ -34,8 +34,6 @@ from modelops.api.common import (
     Text,
     Uri,
     cel,
-    check_unique_conditions,
-    conditions_field,
     count_set,
     exactly_one_rule,
     list_map,
@@ -505,7 +503,7 @@ class HistoryEntry(StatusModel):
     message: Text | None = Field(None, description="Details, e.g. the failing measurement.")
 
 
-class RolloutStatus(StatusModel):
+class RolloutStatus(ObjectStatus):
     """Observed state of the rollout, written only by the operator."""
 
     phase: RolloutPhase | None = Field(
@@ -530,14 +528,6 @@ class RolloutStatus(StatusModel):
     history: list[HistoryEntry] = Field(
         default_factory=list, max_length=100, description="Transitions, oldest first; the last 100 are kept."
     )
-    observed_generation: int | None = Field(None, ge=0, description="metadata.generation this status describes.")
-    conditions: list[Condition] = conditions_field()
-
-    @field_validator("conditions")
-    @classmethod
-    def _unique_conditions(cls, value: list[Condition]) -> list[Condition]:
-        check_unique_conditions(value)
-        return value
 
 
 class Rollout(Resource):

@@ -17,13 +17,13 @@ from pydantic import Field, field_validator
 
 from modelops.api.common import (
     CodeRef,
-    Condition,
     DataRef,
     Duration,
     EnvVar,
     Identifier,
     LabelValue,
     Name,
+    ObjectStatus,
     Resource,
     ResourceRequirements,
     SpecModel,
@@ -31,8 +31,6 @@ from modelops.api.common import (
     TemplateMetadata,
     Text,
     Uri,
-    check_unique_conditions,
-    conditions_field,
     list_map,
     require_unique,
 )
@@ -206,14 +204,13 @@ class GateResult(StatusModel):
     passed: bool = Field(description="Whether the gate passed (a missing metric never passes).")
 
 
-class TrainingRunStatus(StatusModel):
+class TrainingRunStatus(ObjectStatus):
     """Observed state of the training, written only by the operator."""
 
     phase: TrainingPhase | None = Field(
         None, description="One of Pending, Running, Evaluating, Succeeded, Rejected (a gate failed), Failed."
     )
     message: Text | None = Field(None, description="Human-readable summary, e.g. the failing gate: auc 0.81 < 0.9.")
-    observed_generation: int | None = Field(None, ge=0, description="metadata.generation this status describes.")
     attempts: int | None = Field(None, ge=0, description="Attempts started so far (1 + retries).")
     start_time: datetime | None = Field(None, description="When the first attempt started (RFC 3339).")
     completion_time: datetime | None = Field(None, description="When the run reached a final phase (RFC 3339).")
@@ -224,13 +221,6 @@ class TrainingRunStatus(StatusModel):
     )
     evaluation: list[GateResult] = Field(default_factory=list, max_length=32, description="Outcome of each gate.")
     model_version: Name | None = Field(None, description="Name of the ModelVersion registered from this run.")
-    conditions: list[Condition] = conditions_field()
-
-    @field_validator("conditions")
-    @classmethod
-    def _unique_conditions(cls, value: list[Condition]) -> list[Condition]:
-        check_unique_conditions(value)
-        return value
 
 
 class TrainingRun(Resource):
