@@ -5,10 +5,12 @@ Two pools, shaped like a real GPU cluster so the scheduler does real work:
 - ``gpu-a100``: 2 nodes with 8 ``nvidia.com/gpu`` each, a pool label, the GPU product label and
   the ``nvidia.com/gpu=present:NoSchedule`` taint, so only Pods that tolerate it land there.
 
-kwok manages only Nodes annotated ``kwok.x-k8s.io/node: fake``; the stages come from the kwok
-module itself (v0.8.0's standalone kwok ships none by default). With them, a scheduled Pod turns
-Running, a Running Pod owned by a Job turns Succeeded, and a Pod labelled with ``FAIL_LABEL``
-turns Failed instead (kwok gives that stage a weight that beats completion).
+kwok manages only Nodes annotated ``kwok.x-k8s.io/node: fake``. v0.8.0's standalone kwok ships
+no default stages: node and Pod start-up stages come from the kwok module itself, and how a
+Running Pod ends is decided by this project's own stages (``stages/pod-outcome.yaml``), keyed on
+the label ``OUTCOME_LABEL``: absent on a Job's Pod -> Succeeded; ``succeed``/``fail`` -> that
+outcome; any other value (``hold``) -> stays Running until relabelled, so a test can play the
+container before letting the Pod finish.
 """
 
 from __future__ import annotations
@@ -23,16 +25,16 @@ from localcluster.building import module_dir
 POOL_LABEL = "modelops.io/pool"
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_TAINT = {"key": GPU_RESOURCE, "value": "present", "effect": "NoSchedule"}
-# A Pod carrying this label fails instead of completing: how tests make a training Pod crash.
-FAIL_LABEL = "pod-container-running-failed.stage.kwok.x-k8s.io"
+# The label that decides how a Running Pod ends (see stages/pod-outcome.yaml).
+OUTCOME_LABEL = "sim.modelops.io/outcome"
+OUTCOME_MESSAGE_ANNOTATION = "sim.modelops.io/message"
+OWN_STAGES = Path(__file__).parent / "stages" / "pod-outcome.yaml"
 
 STAGE_FILES = [
     "kustomize/stage/node/fast/node-initialize.yaml",
     "kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
     "kustomize/stage/pod/fast/pod-ready.yaml",
-    "kustomize/stage/pod/fast/pod-complete.yaml",
     "kustomize/stage/pod/fast/pod-delete.yaml",
-    "kustomize/stage/pod/chaos/pod-container-running-failed.yaml",
 ]
 
 
@@ -97,4 +99,4 @@ def stage_paths() -> list[Path]:
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise FileNotFoundError(f"kwok stage files missing from the module: {missing}")
-    return paths
+    return [*paths, OWN_STAGES]

@@ -17,9 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from kubernetes import client, config, dynamic
 
 from localcluster.cluster import LocalCluster, free_port
+from localcluster.nodepools import OUTCOME_LABEL, POOL_LABEL, POOLS
+
+# The real MLflow server fixture lives in its own module; importing it registers it here.
+from tests.integration.mlflow_fixtures import MLflowServer, mlflow_server  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,16 +57,39 @@ def namespace(api: client.ApiClient) -> Iterator[str]:
     core.delete_namespace(name, propagation_policy="Background")
 
 
+# Training Pods are held Running (our kwok stage) until a test, playing the container, relabels
+# them; a short pendingTimeout lets the capacity test see the Unschedulable condition quickly.
+def operator_config(mlflow_url: str) -> dict:
+    return {
+        "nodePools": {
+            pool.name: {
+                "nodeSelector": {POOL_LABEL: pool.name},
+                "tolerations": [{"key": t["key"], "operator": "Exists", "effect": t["effect"]}
+                                for t in pool.taints],
+                "gpuResource": "nvidia.com/gpu",
+                **({"gpuType": pool.labels["nvidia.com/gpu.product"]} if pool.gpus else {}),
+            }
+            for pool in POOLS
+        },
+        "defaultNodePool": "cpu",
+        "mlflow": {"trackingUri": mlflow_url},
+        "training": {"pendingTimeout": "3s", "podLabels": {OUTCOME_LABEL: "hold"}},
+    }
+
+
 class OperatorProcess:
-    def __init__(self, cluster: LocalCluster, log_path: Path) -> None:
+    def __init__(self, cluster: LocalCluster, log_path: Path, config: dict | None = None) -> None:
         self.cluster = cluster
         self.log_path = log_path
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
+        self.config_path = log_path.with_name("config.yaml")
+        self.config_path.write_text(yaml.safe_dump(config or {}))
 
     def start(self, timeout: float = 60) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
-        env = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig), "PYTHONUNBUFFERED": "1",
+               "MODELOPS_CONFIG": str(self.config_path)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "modelops", "--liveness", f"http://127.0.0.1:{self.port}/healthz"],
             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -95,8 +123,10 @@ class OperatorProcess:
 
 
 @pytest.fixture(scope="session")
-def operator(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    process = OperatorProcess(cluster, tmp_path_factory.mktemp("operator") / "operator.log")
+def operator(cluster: LocalCluster, mlflow_server: MLflowServer,  # noqa: F811
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    process = OperatorProcess(cluster, tmp_path_factory.mktemp("operator") / "operator.log",
+                              operator_config(mlflow_server.url))
     process.start()
     yield process
     process.stop()

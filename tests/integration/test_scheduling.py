@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from kubernetes import client
 
-from localcluster.nodepools import FAIL_LABEL, GPU_TAINT, POOL_LABEL
+from localcluster.nodepools import GPU_TAINT, OUTCOME_LABEL, POOL_LABEL
 from tests.integration.waiting import wait_for
 
 
@@ -95,13 +96,27 @@ def test_gpu_pod_without_toleration_never_lands_on_gpu_nodes(api: client.ApiClie
     assert "untolerated taint" in message
 
 
-def test_pod_with_the_fail_label_fails(api: client.ApiClient, namespace: str) -> None:
+def _phase(core: client.CoreV1Api, name: str, namespace: str) -> str:
+    return str(core.read_namespaced_pod_status(name, namespace).status.phase)
+
+
+def test_pod_with_the_fail_outcome_fails(api: client.ApiClient, namespace: str) -> None:
     core = client.CoreV1Api(api)
-    body = _gpu_pod_spec(1, labels={FAIL_LABEL: "true"})
+    body = _gpu_pod_spec(1, labels={OUTCOME_LABEL: "fail"})
     body["metadata"]["name"] = "crashes"
     core.create_namespaced_pod(namespace, body)
-    phase = wait_for(
-        lambda: (p := core.read_namespaced_pod_status("crashes", namespace).status.phase) == "Failed" and p,
-        60, "kwok to fail the labelled Pod",
-    )
-    assert phase == "Failed"
+    wait_for(lambda: _phase(core, "crashes", namespace) == "Failed", 60, "kwok to fail the labelled Pod")
+    terminated = core.read_namespaced_pod_status("crashes", namespace).status.container_statuses[0].state.terminated
+    assert terminated.exit_code == 1 and terminated.reason == "Error"
+
+
+def test_held_pod_runs_until_relabelled(api: client.ApiClient, namespace: str) -> None:
+    core = client.CoreV1Api(api)
+    body = _gpu_pod_spec(1, labels={OUTCOME_LABEL: "hold"})
+    body["metadata"]["name"] = "held"
+    core.create_namespaced_pod(namespace, body)
+    wait_for(lambda: _phase(core, "held", namespace) == "Running", 60, "the held Pod to run")
+    time.sleep(2)
+    assert _phase(core, "held", namespace) == "Running"
+    core.patch_namespaced_pod("held", namespace, {"metadata": {"labels": {OUTCOME_LABEL: "succeed"}}})
+    wait_for(lambda: _phase(core, "held", namespace) == "Succeeded", 60, "the released Pod to succeed")

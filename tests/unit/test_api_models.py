@@ -274,7 +274,7 @@ def test_quantities_accept_int_and_string() -> None:
 def test_trainingrun_register_alias() -> None:
     spec = TrainingRunSpec.model_validate({"model": "m", "image": "i", "register": {"enabled": False}})
     assert spec.registration is not None and spec.registration.enabled is False
-    assert to_wire(spec)["register"] == {"enabled": False}
+    assert to_wire(spec)["register"] == {"enabled": False, "artifactPath": "model", "format": "mlflow"}
 
 
 def test_driftmonitor_defaults_and_threshold_resolution() -> None:

@@ -9,6 +9,7 @@ DriftMonitor's retrain template.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
@@ -35,6 +36,11 @@ from modelops.api.common import (
     require_unique,
 )
 from modelops.api.modelversion import ServingSpec
+
+
+def hyperparameter_env_name(name: str) -> str:
+    """learningRate -> MODELOPS_HP_LEARNINGRATE, learning-rate -> MODELOPS_HP_LEARNING_RATE."""
+    return "MODELOPS_HP_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
 class GateOp(StrEnum):
@@ -96,6 +102,25 @@ class RegisterSpec(SpecModel):
     )
     model_version_template: ModelVersionTemplate | None = Field(
         None, description="Metadata and serving settings of the ModelVersion created on success."
+    )
+    artifact_path: str = Field(
+        "model",
+        min_length=1,
+        max_length=1024,
+        pattern=r"^[^/].*$",
+        description=(
+            "Where the training wrote the model inside the MLflow run's artifacts, e.g. model "
+            "(the default): the registered source is <run artifact URI>/<artifactPath>."
+        ),
+    )
+    format: str = Field(
+        "mlflow",
+        min_length=1,
+        max_length=63,
+        description="KServe model format of the artifact, e.g. sklearn, xgboost, pytorch, mlflow (the default).",
+    )
+    runtime: str | None = Field(
+        None, min_length=1, max_length=253, description="KServe ServingRuntime to use. Absent: KServe picks one."
     )
 
 
@@ -183,6 +208,19 @@ class TrainingRunSpec(SpecModel):
     @classmethod
     def _unique_env(cls, value: list[EnvVar]) -> list[EnvVar]:
         require_unique(value, "name", "spec.env")
+        return value
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _distinct_env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        # Each hyperparameter also becomes MODELOPS_HP_<NAME>; two names that map to one
+        # variable would silently pass only one value to the container.
+        seen: dict[str, str] = {}
+        for name in sorted(value):
+            env = hyperparameter_env_name(name)
+            if env in seen:
+                raise ValueError(f"{seen[env]!r} and {name!r} both become the variable {env}; rename one")
+            seen[env] = name
         return value
 
 

@@ -1,4 +1,4 @@
-"""Registers, for each of the four kinds, the handler that acknowledges a spec: writes
+"""Registers, for the kinds whose reconcilers do not exist yet, the handler that acknowledges a spec: writes
 ``status.observedGeneration`` and the ``Accepted`` condition.
 
 Stacked on create, update and resume, so objects that existed while the operator was down are
@@ -13,11 +13,11 @@ from typing import Any
 import kopf
 from pydantic import BaseModel
 
-from modelops.api import GROUP, VERSION, DriftMonitorSpec, ModelVersionSpec, RolloutSpec, TrainingRunSpec
+from modelops.api import GROUP, VERSION, DriftMonitorSpec, ModelVersionSpec, RolloutSpec
 from modelops.reconcilers.acceptance import status_changes
 
+# TrainingRun is not here: its reconciler owns its whole status, Accepted included.
 SPEC_MODELS: dict[str, type[BaseModel]] = {
-    "trainingruns": TrainingRunSpec,
     "modelversions": ModelVersionSpec,
     "rollouts": RolloutSpec,
     "driftmonitors": DriftMonitorSpec,

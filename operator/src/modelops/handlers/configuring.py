@@ -1,4 +1,7 @@
-"""Operator settings, decided once at startup (the crate-operator way) and never changed later.
+"""Operator settings, decided once at startup (the crate-operator way) and never changed later,
+and the shared parts every handler uses: the configuration (``MODELOPS_CONFIG``, a YAML file the
+Helm chart mounts from a ConfigMap), the API session, the MLflow client and the reconcilers,
+all kept in kopf's ``memo``.
 
 Names: finalizer ``modelops.io/finalizer``, progress and diff-base annotations under
 ``modelops.io/`` (kopf's default ``kopf.zalando.org`` would be a foreign prefix on our users'
@@ -10,9 +13,17 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import kopf
+import yaml
+from pydantic import ValidationError
+
+from modelops.api.config import OperatorConfig
+from modelops.core.durations import parse_duration
+from modelops.reconcilers.training import TrainingReconciler
+from modelops.reconcilers.wiring import connect_kube, make_mlflow_client
 
 FINALIZER = "modelops.io/finalizer"
 ANNOTATION_PREFIX = "modelops.io"
@@ -31,8 +42,26 @@ def _seconds(name: str, default: float) -> float:
     return value
 
 
+def load_config(path: str | None) -> OperatorConfig:
+    """Read the operator configuration; a broken file stops the operator with the field named."""
+    if not path:
+        return OperatorConfig()
+    try:
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+        config = OperatorConfig.model_validate(raw)
+        parse_duration(config.training.pending_timeout)
+        return config
+    except (OSError, yaml.YAMLError) as error:
+        raise kopf.PermanentError(f"MODELOPS_CONFIG={path}: cannot read: {error}") from error
+    except ValueError as error:
+        if not isinstance(error, ValidationError):
+            raise kopf.PermanentError(f"MODELOPS_CONFIG={path}: training.pendingTimeout: {error}") from error
+        problems = "; ".join(".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in error.errors())
+        raise kopf.PermanentError(f"MODELOPS_CONFIG={path}: {problems}") from error
+
+
 @kopf.on.startup()
-def configure(settings: kopf.OperatorSettings, logger: kopf.Logger, **_: Any) -> None:
+async def configure(settings: kopf.OperatorSettings, logger: kopf.Logger, memo: kopf.Memo, **_: Any) -> None:
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATION_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
@@ -51,7 +80,22 @@ def configure(settings: kopf.OperatorSettings, logger: kopf.Logger, **_: Any) ->
     settings.networking.connect_timeout = _seconds("MODELOPS_CONNECT_TIMEOUT", 10)
     settings.execution.max_workers = 8
     settings.batching.error_delays = (1, 2, 5, 10, 30, 60)
-    logger.info("modelops settings: finalizer=%s prefix=%s", FINALIZER, ANNOTATION_PREFIX)
+    config = load_config(os.environ.get("MODELOPS_CONFIG"))
+    memo.config = config
+    memo.kube = await connect_kube()
+    memo.mlflow = make_mlflow_client(config)
+    memo.training = TrainingReconciler(memo.kube, memo.mlflow, config)
+    memo.wakers = {}
+    logger.info("modelops settings: finalizer=%s prefix=%s pools=%s mlflow=%s", FINALIZER, ANNOTATION_PREFIX,
+                sorted(config.node_pools), "configured" if config.mlflow else "not configured")
+
+
+@kopf.on.cleanup()
+async def disconnect(memo: kopf.Memo, **_: Any) -> None:
+    if getattr(memo, "mlflow", None) is not None:
+        await memo.mlflow.close()
+    if getattr(memo, "kube", None) is not None:
+        await memo.kube.close()
 
 
 @kopf.on.probe(id="alive")

@@ -1,0 +1,62 @@
+"""The operator's own configuration (Helm values -> ConfigMap -> a YAML file named by
+``MODELOPS_CONFIG``): node pools, the MLflow server, and training defaults.
+
+Node pools are configuration, not API: a platform team decides which pools exist and how Pods
+reach them (selectors, tolerations, the GPU resource name), and users only name a pool.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from modelops.api.common import Duration, SpecModel
+
+
+class NodePool(SpecModel):
+    """How Pods reach one pool of nodes."""
+
+    node_selector: dict[str, str] = Field(default_factory=dict, description="nodeSelector of Pods on this pool.")
+    tolerations: list[dict[str, Any]] = Field(
+        default_factory=list, description="Tolerations of Pods on this pool, as in a Pod spec."
+    )
+    gpu_resource: str = Field(
+        "nvidia.com/gpu", description="Extended resource name of this pool's GPUs (nvidia.com/gpu, amd.com/gpu, ...)."
+    )
+    gpu_type: str | None = Field(None, description="GPU product, recorded on MLflow runs, e.g. NVIDIA-A100-SXM4-80GB.")
+
+
+class MLflowSettings(SpecModel):
+    """The MLflow tracking server and registry."""
+
+    tracking_uri: str = Field(description="URI the operator talks to, e.g. http://mlflow.mlflow:5000.")
+    job_tracking_uri: str | None = Field(
+        None, description="URI training Pods use (MLFLOW_TRACKING_URI). Absent: trackingUri."
+    )
+    ui_url: str | None = Field(None, description="Base URL of the MLflow UI for links in status. Absent: trackingUri.")
+
+
+class TrainingSettings(SpecModel):
+    """Defaults for training Jobs."""
+
+    pending_timeout: Duration = Field(
+        "10m", description="How long a training Pod may stay unschedulable before it is reported, e.g. 10m."
+    )
+    pod_labels: dict[str, str] = Field(default_factory=dict, description="Extra labels on every training Pod.")
+    pod_annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra annotations on every training Pod, e.g. sidecar.istio.io/inject: 'false'.",
+    )
+    ttl_seconds_after_finished: int | None = Field(
+        None, ge=0, description="ttlSecondsAfterFinished of training Jobs. Absent: Jobs are kept."
+    )
+
+
+class OperatorConfig(SpecModel):
+    """Everything the operator reads at startup."""
+
+    node_pools: dict[str, NodePool] = Field(default_factory=dict, description="Node pools by name.")
+    default_node_pool: str | None = Field(None, description="Pool used when a spec names none.")
+    mlflow: MLflowSettings | None = Field(None, description="MLflow; required for TrainingRuns.")
+    training: TrainingSettings = Field(default_factory=TrainingSettings, description="Training defaults.")

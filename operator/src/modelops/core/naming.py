@@ -1,0 +1,24 @@
+"""Deterministic names for the children the operator creates.
+
+A child's name is a pure function of its parent's name (and a role), so a restarted operator
+finds the Job or InferenceService it made instead of making a second one. Names longer than a
+DNS label are shortened with a stable hash suffix, never truncated into a collision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+MAX_LABEL = 63
+
+
+def dns_label(*parts: str, max_length: int = MAX_LABEL) -> str:
+    """Join ``parts`` with '-' into a valid DNS-1123 label of at most ``max_length`` characters."""
+    raw = "-".join(p for p in parts if p)
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", raw.lower()).strip("-") or "x"
+    if len(cleaned) <= max_length and cleaned == raw:
+        return cleaned
+    digest = hashlib.sha256(raw.encode()).hexdigest()[:8]
+    head = cleaned[: max_length - len(digest) - 1].rstrip("-")
+    return f"{head}-{digest}"

@@ -1,0 +1,454 @@
+"""The TrainingRun state machine: observation of the run's MLflow run, Job and Pods -> the next
+actions and the whole status (one status write per reconcile).
+
+Phases: Pending -> Running -> Evaluating -> Succeeded | Rejected, or Failed from any of the
+first three. Terminal phases never move again. Events are emitted only on a transition (a phase
+change or a condition flip), so a reconcile repeated a thousand times posts nothing new.
+
+Pure: no I/O, the time is an argument; the reconciler observes, calls ``plan`` and executes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from modelops.api.common import to_wire
+from modelops.api.config import OperatorConfig
+from modelops.api.trainingrun import RegisterSpec, TrainingPhase, TrainingRunSpec
+from modelops.core.acceptance import field_path
+from modelops.core.conditions import ConditionStatus, format_time, get_condition, set_condition
+from modelops.core.durations import parse_duration
+from modelops.core.naming import dns_label
+from modelops.core.training.gates import evaluate_gates, failure_message
+from modelops.core.training.jobs import MODEL_LABEL, RUN_LABEL, desired_job, image_pinned, job_name
+
+TERMINAL = frozenset({TrainingPhase.SUCCEEDED, TrainingPhase.REJECTED, TrainingPhase.FAILED})
+UID_TAG = "modelops.io/uid"
+# Safety nets only: Job events wake the reconciler at once; these bound a missed event.
+POLL_ACTIVE_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class JobState:
+    active: int = 0
+    ready: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    complete: bool = False
+    failure: tuple[str, str] | None = None  # (reason, message) of the Failed condition
+    start_time: str | None = None
+    completion_time: str | None = None
+
+
+@dataclass(frozen=True)
+class PodState:
+    name: str
+    phase: str
+    unschedulable_since: datetime | None = None
+    unschedulable_message: str | None = None
+    terminated_reason: str | None = None
+    terminated_message: str | None = None
+    exit_code: int | None = None
+    created: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MLflowRunState:
+    run_id: str
+    experiment_id: str
+    status: str
+    artifact_uri: str
+    metrics: Mapping[str, float]
+    url: str
+
+
+@dataclass(frozen=True)
+class Registration:
+    name: str
+    version: str
+
+
+@dataclass(frozen=True)
+class TrainingObservation:
+    name: str
+    namespace: str
+    uid: str
+    generation: int | None
+    spec: Mapping[str, Any] | None
+    status: Mapping[str, Any]
+    mlflow_run: MLflowRunState | None = None
+    job: JobState | None = None
+    pods: tuple[PodState, ...] = ()
+    registered: Registration | None = None
+    model_version_exists: bool = False
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    experiment: str
+    run_name: str
+    tags: dict[str, str]
+    params: dict[str, str]
+
+
+@dataclass(frozen=True)
+class RegisterRequest:
+    model: str
+    source: str
+    run_id: str
+    tags: dict[str, str]
+    description: str
+
+
+@dataclass
+class TrainingDecision:
+    status: dict[str, Any]
+    start_mlflow_run: RunRequest | None = None
+    apply_job: dict[str, Any] | None = None
+    register: RegisterRequest | None = None
+    create_model_version: dict[str, Any] | None = None
+    end_mlflow_run: str | None = None  # FINISHED | FAILED | KILLED
+    mlflow_tags: dict[str, str] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    requeue_after: float | None = None
+
+    @property
+    def needs_another_pass(self) -> bool:
+        """Actions whose results the next plan needs (a run id, a registry version)."""
+        return self.start_mlflow_run is not None or self.register is not None \
+            or self.create_model_version is not None
+
+
+def model_version_name(model: str, version: str) -> str:
+    return dns_label(f"{model}-v{version}")
+
+
+class _Status:
+    """The status being planned, and the events its transitions cause."""
+
+    def __init__(self, observation: TrainingObservation, now: datetime) -> None:
+        self.before = dict(observation.status)
+        self.data: dict[str, Any] = dict(observation.status)
+        self.generation = observation.generation
+        self.now = now
+        self.events: list[Event] = []
+        self.data["observedGeneration"] = observation.generation
+        self.data.setdefault("phase", TrainingPhase.PENDING.value)
+
+    @property
+    def phase(self) -> str:
+        return str(self.data["phase"])
+
+    def condition(self, type: str, status: bool, reason: str, message: str,
+                  event: str | None = None) -> None:
+        old = get_condition(self.data.get("conditions"), type)
+        value: ConditionStatus = "True" if status else "False"
+        self.data["conditions"] = set_condition(
+            self.data.get("conditions"), type=type, status=value, reason=reason, message=message,
+            observed_generation=self.generation, now=self.now,
+        )
+        flipped = old is None or old.get("status") != value or old.get("reason") != reason
+        if event and flipped:
+            self.events.append(Event(event, reason, message))
+
+    def move(self, phase: TrainingPhase, message: str, *, event: str | None = None,
+             reason: str | None = None) -> None:
+        changed = self.phase != phase.value
+        self.data["phase"] = phase.value
+        self.data["message"] = message
+        if phase in TERMINAL and changed:
+            self.data["completionTime"] = format_time(self.now)
+        if event and changed:
+            self.events.append(Event(event, reason or phase.value, message))
+
+
+def _run_request(obs: TrainingObservation, spec: TrainingRunSpec, pool_name: str | None,
+                 config: OperatorConfig) -> RunRequest:
+    pool = config.node_pools.get(pool_name) if pool_name else None
+    tags = {
+        UID_TAG: obs.uid,
+        "modelops.io/trainingrun": f"{obs.namespace}/{obs.name}",
+        "modelops.image": spec.image,
+        "modelops.image.pinned": str(image_pinned(spec.image)).lower(),
+    }
+    if spec.seed is not None:
+        tags["modelops.seed"] = str(spec.seed)
+    if spec.code is not None:
+        tags["modelops.code.repo"] = spec.code.repo
+        tags["modelops.code.commit"] = spec.code.commit
+        # MLflow's own keys, so its UI links the run to the commit.
+        tags["mlflow.source.git.repoURL"] = spec.code.repo
+        tags["mlflow.source.git.commit"] = spec.code.commit
+    if spec.data is not None:
+        tags["modelops.data.uri"] = spec.data.uri
+        if spec.data.version is not None:
+            tags["modelops.data.version"] = spec.data.version
+    if pool_name:
+        tags["modelops.node_pool"] = pool_name
+    if spec.resources is not None and spec.resources.gpus:
+        tags["modelops.gpu.count"] = str(spec.resources.gpus)
+        if pool is not None:
+            tags["modelops.gpu.resource"] = pool.gpu_resource
+            if pool.gpu_type:
+                tags["modelops.gpu.type"] = pool.gpu_type
+    experiment = spec.tracking.experiment if spec.tracking and spec.tracking.experiment else spec.model
+    return RunRequest(experiment=experiment, run_name=obs.name, tags=tags, params=dict(spec.hyperparameters))
+
+
+def _model_version_manifest(obs: TrainingObservation, spec: TrainingRunSpec, registration: Registration,
+                            register: RegisterSpec, run: MLflowRunState, source: str) -> dict[str, Any]:
+    template = register.model_version_template
+    labels = {MODEL_LABEL: spec.model, RUN_LABEL: dns_label(obs.name)}
+    annotations: dict[str, str] = {}
+    if template is not None and template.metadata is not None:
+        labels = {**(template.metadata.labels or {}), **labels}
+        annotations = dict(template.metadata.annotations or {})
+    lineage: dict[str, Any] = {"trainingRun": obs.name, "mlflowRunId": run.run_id, "image": spec.image}
+    if spec.data is not None:
+        lineage["data"] = to_wire(spec.data)
+    if spec.code is not None:
+        lineage["code"] = to_wire(spec.code)
+    artifact: dict[str, Any] = {"storageUri": source, "format": register.format}
+    if register.runtime:
+        artifact["runtime"] = register.runtime
+    mv_spec: dict[str, Any] = {
+        "model": spec.model,
+        "version": registration.version,
+        "artifact": artifact,
+        "lineage": lineage,
+        "metrics": finite_metrics(run.metrics),
+    }
+    if template is not None and template.serving is not None:
+        mv_spec["serving"] = to_wire(template.serving)
+    metadata: dict[str, Any] = {
+        "name": model_version_name(spec.model, registration.version),
+        "namespace": obs.namespace,
+        "labels": labels,
+    }
+    if annotations:
+        metadata["annotations"] = annotations
+    # No ownerReferences: a registered model must outlive the run that made it.
+    return {"apiVersion": "modelops.io/v1alpha1", "kind": "ModelVersion", "metadata": metadata, "spec": mv_spec}
+
+
+def _last_failure(pods: tuple[PodState, ...]) -> str:
+    failed = [p for p in pods if p.phase == "Failed"]
+    if not failed:
+        return ""
+    last = max(failed, key=lambda p: p.created.timestamp() if p.created else 0.0)
+    parts = [f"pod {last.name}"]
+    if last.exit_code is not None:
+        parts.append(f"exit code {last.exit_code}")
+    if last.terminated_reason:
+        parts.append(last.terminated_reason)
+    text = ", ".join(parts)
+    return f"{text}: {last.terminated_message}" if last.terminated_message else text
+
+
+def _duration_problem(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        parse_duration(text)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def finite_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
+    """Metrics that JSON (and so the API server) can carry: NaN and infinities are left out."""
+    return {key: value for key, value in metrics.items() if math.isfinite(value)}
+
+
+def plan(obs: TrainingObservation, config: OperatorConfig, now: datetime) -> TrainingDecision:
+    st = _Status(obs, now)
+
+    # -- Accepted: the spec parses, the pool and MLflow are configured -------------------------
+    try:
+        spec = TrainingRunSpec.model_validate(dict(obs.spec or {}))
+    except ValidationError as error:
+        message = "; ".join(f"{field_path(tuple(e['loc']))}: {e['msg']}" for e in error.errors())
+        st.condition("Accepted", False, "InvalidSpec", message, event="Warning")
+        return TrainingDecision(status=st.data, events=st.events)
+
+    pool_name = spec.node_pool or config.default_node_pool
+    started = bool(st.data.get("job"))
+    timeout_problem = _duration_problem(spec.timeout)
+    if timeout_problem:
+        st.condition("Accepted", False, "InvalidSpec", f"spec.timeout: {timeout_problem}", event="Warning")
+    elif pool_name and pool_name not in config.node_pools and not started:
+        known = ", ".join(sorted(config.node_pools)) or "none"
+        where = "spec.nodePool" if spec.node_pool else "the operator's defaultNodePool"
+        st.condition("Accepted", False, "UnknownNodePool",
+                     f"{where}: node pool {pool_name!r} is not configured (known pools: {known})",
+                     event="Warning")
+    elif config.mlflow is None:
+        st.condition("Accepted", False, "MLflowNotConfigured",
+                     "the operator has no MLflow server configured (mlflow.trackingUri)", event="Warning")
+    else:
+        st.condition("Accepted", True, "Valid", "spec accepted")
+    if image_pinned(spec.image):
+        st.condition("Reproducible", True, "ImagePinned", "image is pinned by digest")
+    else:
+        st.condition("Reproducible", False, "ImageNotPinned",
+                     f"spec.image {spec.image!r} is referenced by tag, which can move: pin it by digest "
+                     "(repo@sha256:...) so the run can be reproduced", event="Warning")
+
+    if st.phase in {p.value for p in TERMINAL}:
+        return TrainingDecision(status=st.data, events=st.events)
+    accepted = get_condition(st.data.get("conditions"), "Accepted")
+    if accepted is None or accepted.get("status") != "True":
+        st.move(TrainingPhase.PENDING, str(accepted.get("message") if accepted else ""))
+        return TrainingDecision(status=st.data, events=st.events)
+    assert config.mlflow is not None
+
+    # -- The MLflow run comes first: its id goes into the Job -----------------------------------
+    run = obs.mlflow_run
+    if run is None:
+        st.move(TrainingPhase.PENDING, "creating the MLflow run")
+        return TrainingDecision(status=st.data, events=st.events,
+                                start_mlflow_run=_run_request(obs, spec, pool_name, config))
+    st.data["mlflow"] = {"runId": run.run_id, "experimentId": run.experiment_id, "url": run.url}
+
+    # -- The Job ------------------------------------------------------------------------------
+    job = obs.job
+    if job is None:
+        if started:
+            message = (f"Job {st.data['job']} was deleted before it finished; the training is lost. "
+                       "Create a new TrainingRun to train again.")
+            st.condition("Completed", True, "JobDeleted", message)
+            st.move(TrainingPhase.FAILED, message, event="Warning", reason="JobDeleted")
+            return TrainingDecision(status=st.data, events=st.events, end_mlflow_run="KILLED",
+                                    mlflow_tags={"modelops.outcome": "failed", "modelops.reason": "JobDeleted"})
+        manifest = desired_job(
+            name=obs.name, namespace=obs.namespace, uid=obs.uid, spec=spec,
+            pool=config.node_pools.get(pool_name) if pool_name else None, pool_name=pool_name,
+            mlflow_run_id=run.run_id,
+            tracking_uri=config.mlflow.job_tracking_uri or config.mlflow.tracking_uri,
+            settings=config.training,
+        )
+        st.data["job"] = job_name(obs.name)
+        st.data.setdefault("attempts", 0)
+        message = f"Job {st.data['job']} created, waiting for its Pod to be scheduled"
+        st.move(TrainingPhase.PENDING, message)
+        # Once: the next plan sees status.job and never comes back here.
+        st.events.append(Event("Normal", "JobCreated", message))
+        return TrainingDecision(status=st.data, events=st.events, apply_job=manifest,
+                                requeue_after=POLL_ACTIVE_SECONDS)
+
+    st.data["attempts"] = max(int(st.data.get("attempts") or 0), job.active + job.succeeded + job.failed)
+    if job.start_time and not st.data.get("startTime"):
+        st.data["startTime"] = job.start_time
+
+    if job.failure is not None:
+        reason, job_message = job.failure
+        if reason == "DeadlineExceeded":
+            message = f"the run exceeded spec.timeout ({spec.timeout}, retries included) and was stopped"
+            reason = "Timeout"
+        else:
+            detail = _last_failure(obs.pods) or job_message
+            message = f"failed after {st.data['attempts']} attempt(s) (maxRetries {spec.max_retries}): {detail}"
+        st.condition("Completed", True, reason, message)
+        st.move(TrainingPhase.FAILED, message, event="Warning", reason=reason)
+        return TrainingDecision(status=st.data, events=st.events, end_mlflow_run="FAILED",
+                                mlflow_tags={"modelops.outcome": "failed", "modelops.reason": reason})
+
+    if job.complete:
+        return _evaluate(obs, spec, st, run)
+
+    # -- Still running or waiting for capacity -------------------------------------------------
+    requeue = POLL_ACTIVE_SECONDS
+    # Once a Pod has run, the run stays Running through retries and the moment between a Pod's
+    # end and the Job's Complete condition: phases never go backwards.
+    running = job.ready > 0 or any(p.phase in ("Running", "Succeeded", "Failed") for p in obs.pods) \
+        or job.succeeded > 0 or job.failed > 0 or st.phase == TrainingPhase.RUNNING.value
+    timeout = parse_duration(config.training.pending_timeout)
+    stuck = [p for p in obs.pods if p.phase == "Pending" and p.unschedulable_since is not None]
+    if running:
+        if not stuck:
+            st.condition("Scheduled", True, "Scheduled", "the training Pod is placed and running")
+        st.move(TrainingPhase.RUNNING, f"attempt {st.data['attempts']} running", event="Normal",
+                reason="Running")
+    else:
+        st.move(TrainingPhase.PENDING, "waiting for the training Pod to be scheduled")
+    for pod in stuck:
+        assert pod.unschedulable_since is not None
+        waited = now - pod.unschedulable_since
+        if waited >= timeout:
+            st.condition(
+                "Scheduled", False, "Unschedulable",
+                f"Pod {pod.name} has been unschedulable for {int(waited.total_seconds())}s "
+                f"(pendingTimeout {config.training.pending_timeout}): {pod.unschedulable_message}",
+                event="Warning")
+            st.data["message"] = f"waiting for capacity: {pod.unschedulable_message}"
+        else:
+            requeue = min(requeue, (timeout - waited).total_seconds() + 0.1)
+    return TrainingDecision(status=st.data, events=st.events, requeue_after=requeue)
+
+
+def _evaluate(obs: TrainingObservation, spec: TrainingRunSpec, st: _Status,
+              run: MLflowRunState) -> TrainingDecision:
+    results = evaluate_gates(spec.evaluation, run.metrics)
+    st.data["metrics"] = finite_metrics(run.metrics)
+    st.data["evaluation"] = [
+        {k: v for k, v in to_wire(r).items() if not (k == "value" and not math.isfinite(v))} for r in results
+    ]
+    end = "FINISHED" if run.status == "RUNNING" else None
+    failures = failure_message(results)
+    if failures:
+        message = f"rejected by evaluation: {failures}"
+        st.condition("Completed", True, "Rejected", message)
+        st.move(TrainingPhase.REJECTED, message, event="Warning", reason="Rejected")
+        return TrainingDecision(status=st.data, events=st.events, end_mlflow_run=end,
+                                mlflow_tags={"modelops.outcome": "rejected", "modelops.rejection": failures})
+    register = spec.registration or RegisterSpec()
+    if not register.enabled:
+        st.condition("Completed", True, "Succeeded", "training succeeded; registration is disabled")
+        st.move(TrainingPhase.SUCCEEDED, "training succeeded and passed every gate (not registered)",
+                event="Normal", reason="Succeeded")
+        return TrainingDecision(status=st.data, events=st.events, end_mlflow_run=end,
+                                mlflow_tags={"modelops.outcome": "passed"})
+
+    source = f"{run.artifact_uri.rstrip('/')}/{register.artifact_path}"
+    if obs.registered is None:
+        st.move(TrainingPhase.EVALUATING, "gates passed; registering the model version in MLflow",
+                event="Normal", reason="Evaluating")
+        tags = {"modelops.io/trainingrun": obs.name, "modelops.io/namespace": obs.namespace,
+                "modelops.image": spec.image}
+        if spec.data is not None and spec.data.version:
+            tags["modelops.data.version"] = spec.data.version
+        if spec.code is not None:
+            tags["modelops.code.commit"] = spec.code.commit
+        return TrainingDecision(
+            status=st.data, events=st.events, end_mlflow_run=end,
+            mlflow_tags={"modelops.outcome": "passed"},
+            register=RegisterRequest(model=spec.model, source=source, run_id=run.run_id, tags=tags,
+                                     description=f"trained by TrainingRun {obs.namespace}/{obs.name}"),
+        )
+    mv_name = model_version_name(spec.model, obs.registered.version)
+    st.data["modelVersion"] = mv_name
+    if not obs.model_version_exists:
+        st.move(TrainingPhase.EVALUATING, f"registered as {spec.model} version {obs.registered.version}; "
+                f"creating ModelVersion {mv_name}")
+        return TrainingDecision(
+            status=st.data, events=st.events,
+            create_model_version=_model_version_manifest(obs, spec, obs.registered, register, run, source),
+        )
+    st.condition("Completed", True, "Succeeded", f"registered as ModelVersion {mv_name}")
+    st.move(TrainingPhase.SUCCEEDED,
+            f"passed every gate; registered as {spec.model} version {obs.registered.version} "
+            f"(ModelVersion {mv_name})", event="Normal", reason="Registered")
+    return TrainingDecision(status=st.data, events=st.events, end_mlflow_run=end)

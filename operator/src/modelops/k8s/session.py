@@ -1,0 +1,81 @@
+"""One connection to the API server for the operator's own reads and writes (kopf keeps its
+own for watching): in-cluster service account, else the kubeconfig ($KUBECONFIG)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+from kubernetes_asyncio import client, config
+from kubernetes_asyncio.client.exceptions import ApiException
+from kubernetes_asyncio.dynamic import DynamicClient
+from kubernetes_asyncio.dynamic.exceptions import DynamicApiError
+
+from modelops.k8s.errors import Conflict, Invalid, KubeError, NotFound, Unavailable
+
+
+class KubeSession:
+    def __init__(self, api_client: client.ApiClient, dynamic: DynamicClient) -> None:
+        self.api_client = api_client
+        self.dynamic = dynamic
+
+    @classmethod
+    async def connect(cls) -> KubeSession:
+        configuration = client.Configuration()
+        try:
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        except config.ConfigException:
+            await config.load_kube_config(client_configuration=configuration)
+        api_client = client.ApiClient(configuration=configuration)
+        dynamic = await DynamicClient(api_client)
+        return cls(api_client, dynamic)
+
+    async def close(self) -> None:
+        await self.api_client.close()
+
+    async def resource(self, api_version: str, kind: str) -> Any:
+        return await self.dynamic.resources.get(api_version=api_version, kind=kind)
+
+
+def from_status(status: dict[str, Any]) -> KubeError:
+    """An API ``Status`` object with ``status: Failure`` as one of our errors."""
+    code = int(status.get("code") or 0)
+    reason, message = str(status.get("reason") or ""), str(status.get("message") or "")
+    if code == 404:
+        return NotFound(code, reason, message)
+    if code == 409:
+        return Conflict(code, reason, message)
+    if code == 422:
+        return Invalid(code, reason, message)
+    if code == 429 or code >= 500:
+        return Unavailable(code, reason, message)
+    return KubeError(code, reason, message)
+
+
+def translate(error: Exception) -> KubeError:
+    """Map any client error to ours, keeping the API server's message (it names the field)."""
+    if isinstance(error, (DynamicApiError, ApiException)):
+        status = int(getattr(error, "status", 0) or 0)
+        body = getattr(error, "body", None) or getattr(error, "summary", lambda: "")()
+        reason, message = getattr(error, "reason", "") or "", str(body)
+        try:
+            parsed = json.loads(body) if isinstance(body, (str, bytes)) else None
+            if isinstance(parsed, dict):
+                reason = parsed.get("reason", reason)
+                message = parsed.get("message", message)
+        except ValueError:
+            pass
+        if status == 404:
+            return NotFound(status, reason, message)
+        if status == 409:
+            return Conflict(status, reason, message)
+        if status == 422:
+            return Invalid(status, reason, message)
+        if status == 429 or status >= 500:
+            return Unavailable(status, reason, message)
+        return KubeError(status, reason, message)
+    if isinstance(error, (aiohttp.ClientError, asyncio.TimeoutError, OSError)):
+        return Unavailable(0, type(error).__name__, str(error))
+    raise error

@@ -1,0 +1,330 @@
+"""TrainingRun against real parts: the local control plane (real scheduler and Job controller on
+kwok GPU nodes), the operator as a subprocess, and a real `mlflow server`.
+
+The test plays the training container: it reads the environment the operator put on the Job,
+runs the real example training script (examples/training/train.py) with it against the real
+MLflow server, then relabels the held Pod so kwok lets it finish.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+import pytest
+from kubernetes import client, dynamic
+from mlflow.tracking import MlflowClient
+
+from localcluster.nodepools import OUTCOME_LABEL, OUTCOME_MESSAGE_ANNOTATION, POOL_LABEL
+from tests.integration.conftest import OperatorProcess
+from tests.integration.manifests import REPO, apply, documents
+from tests.integration.mlflow_fixtures import MLflowServer
+from tests.integration.waiting import wait_for
+
+DIGEST_IMAGE = "registry.example/fraud-train@sha256:" + "ab" * 32
+TRAIN_SCRIPT = REPO / "examples" / "training" / "train.py"
+
+
+def training_run(name: str, *, model: str, gates: list[dict[str, Any]] | None = None,
+                 **spec: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": "modelops.io/v1alpha1",
+        "kind": "TrainingRun",
+        "metadata": {"name": name},
+        "spec": {
+            "model": model,
+            "image": DIGEST_IMAGE,
+            "command": ["python", "/app/train.py"],
+            "hyperparameters": {"learningRate": "0.1", "nEstimators": "60", "maxDepth": "3"},
+            "seed": 7,
+            "data": {"uri": "pkg://sklearn.datasets/breast_cancer", "version": "sklearn-1.x"},
+            "code": {"repo": "https://github.com/acme/fraud-model", "commit": "9b2e4c1d" * 5},
+            "resources": {"cpu": "2", "memory": "4Gi", "gpus": 1},
+            "nodePool": "gpu-a100",
+            "tracking": {"experiment": f"exp-{model}"},
+            "evaluation": gates if gates is not None else [
+                {"metric": "auc", "op": ">=", "threshold": 0.9},
+                {"metric": "fpr", "op": "<=", "threshold": 0.2},
+            ],
+            "register": {"format": "sklearn", "modelVersionTemplate": {
+                "metadata": {"labels": {"team": "fraud"}},
+                "serving": {"nodePool": "cpu", "minReplicas": 1}}},
+            **spec,
+        },
+    }
+    return body
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+class Env:
+    def __init__(self, dyn: dynamic.DynamicClient, api: client.ApiClient, namespace: str) -> None:
+        self.dyn, self.namespace = dyn, namespace
+        self.core, self.batch = client.CoreV1Api(api), client.BatchV1Api(api)
+        self.runs = dyn.resources.get(api_version="modelops.io/v1alpha1", kind="TrainingRun")
+        self.mvs = dyn.resources.get(api_version="modelops.io/v1alpha1", kind="ModelVersion")
+
+    def run(self, name: str) -> dict[str, Any]:
+        return self.runs.get(name=name, namespace=self.namespace).to_dict()
+
+    def status(self, name: str) -> dict[str, Any]:
+        return self.run(name).get("status") or {}
+
+    def wait_phase(self, name: str, phase: str, timeout: float = 60) -> dict[str, Any]:
+        return wait_for(lambda: (s := self.status(name)).get("phase") == phase and s, timeout,
+                        f"TrainingRun {name} to reach {phase} (status: {self.status(name)})")
+
+    def condition(self, name: str, type: str) -> dict[str, Any] | None:
+        for condition in self.status(name).get("conditions") or []:
+            if condition["type"] == type:
+                return condition
+        return None
+
+    def pods(self, name: str) -> list[Any]:
+        return self.core.list_namespaced_pod(self.namespace, label_selector=f"modelops.io/trainingrun={name}").items
+
+    def running_pod(self, name: str) -> Any:
+        def running() -> Any:
+            return next((p for p in self.pods(name) if p.status.phase == "Running"), None)
+        return wait_for(running, 60, f"a Running training Pod of {name}")
+
+    def release(self, pod: Any, outcome: str, message: str | None = None) -> None:
+        meta: dict[str, Any] = {"labels": {OUTCOME_LABEL: outcome}}
+        if message:
+            meta["annotations"] = {OUTCOME_MESSAGE_ANNOTATION: message}
+        self.core.patch_namespaced_pod(pod.metadata.name, self.namespace, {"metadata": meta})
+
+    def events(self, name: str) -> list[Any]:
+        return self.core.list_namespaced_event(
+            self.namespace, field_selector=f"involvedObject.name={name},involvedObject.kind=TrainingRun").items
+
+
+@pytest.fixture()
+def env(dyn: dynamic.DynamicClient, api: client.ApiClient, namespace: str, operator: OperatorProcess) -> Env:
+    return Env(dyn, api, namespace)
+
+
+@pytest.fixture(scope="module")
+def mlflow(mlflow_server: MLflowServer) -> MlflowClient:
+    return MlflowClient(tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url)
+
+
+def play_container(env: Env, name: str, mlflow_server: MLflowServer, degrade: float = 0.0) -> None:
+    """Run the real training script with the environment the operator gave the Job's container."""
+    job = env.batch.read_namespaced_job(env.status(name)["job"], env.namespace)
+    container = job.spec.template.spec.containers[0]
+    job_env = {e.name: e.value for e in container.env}
+    assert job_env["MLFLOW_TRACKING_URI"] == mlflow_server.url
+    child_env = {**os.environ, **job_env, "MODELOPS_TRAIN_DEGRADE": str(degrade)}
+    result = subprocess.run([sys.executable, str(TRAIN_SCRIPT)], env=child_env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def example_training_run(model: str) -> dict[str, Any]:
+    """examples/01-trainingrun-gpu.yaml itself, with a model name of its own for this test."""
+    (doc,) = [d for d in documents(REPO / "examples" / "01-trainingrun-gpu.yaml") if d["kind"] == "TrainingRun"]
+    doc["spec"]["model"] = model
+    return doc
+
+
+def test_example_run_on_gpu_pool_is_tracked_gated_and_registered(
+    env: Env, mlflow: MlflowClient, mlflow_server: MLflowServer
+) -> None:
+    model = unique("fraud")
+    doc = example_training_run(model)
+    name, spec = doc["metadata"]["name"], doc["spec"]
+    apply(env.dyn, doc, env.namespace)
+
+    # The Job: deterministic name, owned by the run, placed by the real scheduler on a GPU node.
+    job_name = wait_for(lambda: env.status(name).get("job"), 60, "status.job")
+    job = env.batch.read_namespaced_job(job_name, env.namespace)
+    owner = job.metadata.owner_references[0]
+    assert (owner.kind, owner.name, owner.controller) == ("TrainingRun", name, True)
+    assert job.metadata.managed_fields[0].manager == "modelops"
+    assert job.spec.backoff_limit == spec["maxRetries"] and job.spec.active_deadline_seconds == 7200
+    pod = env.running_pod(name)
+    node = env.core.read_node(pod.spec.node_name)
+    assert node.metadata.labels[POOL_LABEL] == "gpu-a100"
+    limits = pod.spec.containers[0].resources.limits
+    assert limits["nvidia.com/gpu"] == "1"
+    assert env.wait_phase(name, "Running")["attempts"] == 1
+
+    # The MLflow run was created first and carries the reproducibility record.
+    status = env.status(name)
+    run_id = status["mlflow"]["runId"]
+    job_env = {e.name: e.value for e in job.spec.template.spec.containers[0].env}
+    assert job_env["MLFLOW_RUN_ID"] == run_id and job_env["MODELOPS_SEED"] == str(spec["seed"])
+    run = mlflow.get_run(run_id)
+    assert mlflow.get_experiment(run.info.experiment_id).name == spec["tracking"]["experiment"]
+    tags = run.data.tags
+    assert tags["modelops.code.commit"] == spec["code"]["commit"]
+    assert tags["mlflow.source.git.commit"] == spec["code"]["commit"]
+    assert tags["modelops.data.version"] == spec["data"]["version"]
+    assert tags["modelops.image"] == spec["image"] and tags["modelops.image.pinned"] == "true"
+    assert tags["modelops.seed"] == str(spec["seed"]) and tags["modelops.node_pool"] == "gpu-a100"
+    assert tags["modelops.gpu.type"] == "NVIDIA-A100-SXM4-80GB" and tags["modelops.gpu.count"] == "1"
+    assert run.data.params["learningRate"] == spec["hyperparameters"]["learningRate"]
+    reproducible = env.condition(name, "Reproducible")
+    assert reproducible is not None and reproducible["status"] == "True"
+
+    # Play the container, then let the Pod finish: the real Job controller marks the Job Complete.
+    play_container(env, name, mlflow_server)
+    env.release(pod, "succeed")
+    status = env.wait_phase(name, "Succeeded", timeout=90)
+
+    assert status["metrics"]["auc"] >= 0.9 and status["metrics"]["fpr"] <= 0.02
+    assert all(gate["passed"] for gate in status["evaluation"])
+    versions = mlflow.search_model_versions(f"name='{model}'")
+    assert len(versions) == 1 and versions[0].run_id == run_id
+    mv_name = status["modelVersion"]
+    assert mv_name == f"{model}-v{versions[0].version}"
+    mv = env.mvs.get(name=mv_name, namespace=env.namespace).to_dict()
+    assert not mv["metadata"].get("ownerReferences"), "a ModelVersion is a record, never a child of the run"
+    assert mv["metadata"]["labels"]["team"] == "fraud"
+    assert mv["spec"]["lineage"] == {"trainingRun": name, "mlflowRunId": run_id, "image": spec["image"],
+                                     "data": spec["data"], "code": spec["code"]}
+    assert mv["spec"]["artifact"] == {"storageUri": f"{run.info.artifact_uri}/model", "format": "sklearn"}
+    assert versions[0].source == mv["spec"]["artifact"]["storageUri"]
+    assert mv["spec"]["serving"]["nodePool"] == "gpu-a100" and mv["spec"]["serving"]["resources"]["gpus"] == 1
+    assert mv["spec"]["metrics"]["auc"] == status["metrics"]["auc"]
+    assert mlflow.get_model_version(model, versions[0].version).tags["modelops.io/modelversion"] == mv_name
+    reasons = {e.reason for e in env.events(name)}
+    assert {"JobCreated", "Running", "Registered"} <= reasons
+
+    # Deleting the run never takes the registered model with it.
+    env.runs.delete(name=name, namespace=env.namespace)
+    wait_for(lambda: not [r for r in env.runs.get(namespace=env.namespace).to_dict()["items"]
+                          if r["metadata"]["name"] == name], 30, "the TrainingRun to go")
+    time.sleep(2)  # the garbage collector has had its chance
+    assert env.mvs.get(name=mv_name, namespace=env.namespace).metadata.name == mv_name
+
+
+def test_failing_gate_rejects_and_registers_nothing(
+    env: Env, mlflow: MlflowClient, mlflow_server: MLflowServer
+) -> None:
+    model, name = unique("churn"), "train-bad"
+    apply(env.dyn, training_run(name, model=model, gates=[
+        {"metric": "auc", "op": ">=", "threshold": 0.97},
+        {"metric": "calibration", "op": "<=", "threshold": 0.1},
+    ]), env.namespace)
+    pod = env.running_pod(name)
+    play_container(env, name, mlflow_server, degrade=0.45)
+    env.release(pod, "succeed")
+    status = env.wait_phase(name, "Rejected", timeout=90)
+
+    assert "auc" in status["message"] and "fails >= 0.97" in status["message"]
+    assert "calibration was not logged" in status["message"]
+    assert mlflow.search_model_versions(f"name='{model}'") == []
+    assert not [mv for mv in env.mvs.get(namespace=env.namespace).to_dict()["items"]
+                if mv["spec"]["model"] == model]
+    run = mlflow.get_run(status["mlflow"]["runId"])
+    assert run.data.tags["modelops.outcome"] == "rejected"
+    assert any(e.reason == "Rejected" and e.type == "Warning" for e in env.events(name))
+
+
+def test_operator_restart_mid_run_makes_no_second_job_or_run(
+    env: Env, mlflow: MlflowClient, mlflow_server: MLflowServer, operator: OperatorProcess
+) -> None:
+    model, name = unique("restart"), "train-restart"
+    apply(env.dyn, training_run(name, model=model), env.namespace)
+    pod = env.running_pod(name)
+    env.wait_phase(name, "Running")
+    uid = env.run(name)["metadata"]["uid"]
+
+    operator.stop()
+    operator.start()
+    time.sleep(3)  # the daemon resumes and reconciles at once
+
+    jobs = env.batch.list_namespaced_job(env.namespace, label_selector=f"modelops.io/trainingrun={name}").items
+    assert len(jobs) == 1
+    experiment = mlflow.get_experiment_by_name(f"exp-{model}")
+    runs = mlflow.search_runs([experiment.experiment_id], filter_string=f"tags.`modelops.io/uid` = '{uid}'")
+    assert len(runs) == 1
+    assert len(env.pods(name)) == 1
+
+    play_container(env, name, mlflow_server)
+    env.release(pod, "succeed")
+    env.wait_phase(name, "Succeeded", timeout=90)
+    assert len(mlflow.search_model_versions(f"name='{model}'")) == 1
+
+
+def test_pod_failing_every_attempt_ends_failed_with_the_reason(env: Env, mlflow: MlflowClient) -> None:
+    name = "train-crash"
+    apply(env.dyn, training_run(name, model=unique("crash"), maxRetries=1), env.namespace)
+    released: set[str] = set()
+
+    def fail_new_pods() -> bool:
+        for pod in env.pods(name):
+            if pod.status.phase == "Running" and pod.metadata.name not in released:
+                env.release(pod, "fail", "CUDA error: out of memory")
+                released.add(pod.metadata.name)
+        return env.status(name).get("phase") == "Failed"
+
+    # The Job controller waits ~10 s before the retry: maxRetries=1 means two attempts.
+    wait_for(fail_new_pods, 120, "the run to fail after maxRetries+1 attempts")
+    status = env.status(name)
+    assert len(released) == 2 and status["attempts"] == 2
+    assert "failed after 2 attempt(s)" in status["message"]
+    assert "exit code 1" in status["message"] and "CUDA error: out of memory" in status["message"]
+    assert mlflow.get_run(status["mlflow"]["runId"]).info.status == "FAILED"
+    assert any(e.reason == "BackoffLimitExceeded" for e in env.events(name))
+
+
+def test_unknown_node_pool_is_a_condition_not_a_crash(env: Env) -> None:
+    name = "train-nopool"
+    apply(env.dyn, training_run(name, model=unique("nopool"), nodePool="tpu-v5"), env.namespace)
+    accepted = wait_for(lambda: (c := env.condition(name, "Accepted")) and c["status"] == "False" and c,
+                        30, "Accepted=False")
+    assert accepted["reason"] == "UnknownNodePool"
+    assert "tpu-v5" in accepted["message"] and "gpu-a100" in accepted["message"]
+    assert env.status(name)["phase"] == "Pending" and not env.status(name).get("job")
+    assert env.batch.list_namespaced_job(env.namespace).items == []
+    assert any(e.reason == "UnknownNodePool" and e.type == "Warning" for e in env.events(name))
+
+
+def test_image_by_tag_is_not_reproducible(env: Env) -> None:
+    name = "train-tag"
+    apply(env.dyn, training_run(name, model=unique("tag"), image="registry.example/train:latest"), env.namespace)
+    condition = wait_for(lambda: env.condition(name, "Reproducible"), 30, "the Reproducible condition")
+    assert condition["status"] == "False" and condition["reason"] == "ImageNotPinned"
+    assert "pin it by digest" in condition["message"]
+    # Not pinned is a warning, not a stop: the Job is still created.
+    wait_for(lambda: env.status(name).get("job"), 30, "the Job")
+
+
+def test_pending_for_lack_of_gpus_is_reported(env: Env) -> None:
+    name = "train-toobig"
+    apply(env.dyn, training_run(name, model=unique("toobig"), resources={"gpus": 16}), env.namespace)
+    condition = wait_for(lambda: (c := env.condition(name, "Scheduled")) and c["status"] == "False" and c,
+                         60, "Scheduled=False after pendingTimeout")
+    assert condition["reason"] == "Unschedulable"
+    assert "Insufficient nvidia.com/gpu" in condition["message"]
+    assert env.status(name)["phase"] == "Pending"
+    assert any(e.reason == "Unschedulable" and e.type == "Warning" for e in env.events(name))
+
+
+def test_job_deleted_from_under_the_run_fails_it(env: Env, mlflow: MlflowClient) -> None:
+    name = "train-deleted"
+    apply(env.dyn, training_run(name, model=unique("deleted")), env.namespace)
+    env.running_pod(name)
+    env.batch.delete_namespaced_job(env.status(name)["job"], env.namespace, propagation_policy="Background")
+    status = env.wait_phase(name, "Failed")
+    assert "was deleted before it finished" in status["message"]
+    assert env.condition(name, "Completed")["reason"] == "JobDeleted"
+    assert mlflow.get_run(status["mlflow"]["runId"]).info.status == "KILLED"
+
+
+def test_timeout_stops_the_attempt(env: Env) -> None:
+    name = "train-slow"
+    apply(env.dyn, training_run(name, model=unique("slow"), timeout="3s"), env.namespace)
+    status = env.wait_phase(name, "Failed", timeout=90)
+    assert env.condition(name, "Completed")["reason"] == "Timeout"
+    assert "exceeded spec.timeout (3s, retries included)" in status["message"]
+    assert any(e.reason == "Timeout" for e in env.events(name))
