@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)/hack
 .PHONY: help install dev test lint unit integration crds crds-check cluster-build cluster-up cluster-down cluster-status clean
 
 help:
-	@echo "make dev    - local control plane + CRDs + operator in the foreground (Ctrl-C stops all)"
+	@echo "make dev    - local control plane + CRDs + MLflow + the operator in the foreground (Ctrl-C stops all)"
 	@echo "make test   - lint, type checks, layer contracts and every test tier on a local control plane"
 	@echo "make crds   - regenerate crds/ from the pydantic models"
 
@@ -58,8 +58,7 @@ test: lint crds-check cluster-build
 	MODELOPS_REQUIRE_TIERS=unit,integration $(PY) -m pytest tests/unit tests/integration
 
 dev: $(STAMP) cluster-build
-	$(PY) hack/localcluster --dir "$${XDG_CACHE_HOME:-$$HOME/.cache}/modelops/clusters/dev" \
-		run -- $(PY) -m modelops --liveness http://127.0.0.1:8080/healthz
+	$(PY) hack/localcluster dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -4,7 +4,10 @@
 - ``up``: start a detached cluster in ``--dir`` (default ``~/.cache/modelops/clusters/dev``).
 - ``down``: stop it.  ``status``: what runs, where.  ``kubeconfig``: print its path.
 - ``run -- CMD...``: start a cluster, run CMD with ``KUBECONFIG`` set, stop the cluster whatever
-  CMD did (this is how ``make dev`` runs the operator in the foreground).
+  CMD did.
+- ``dev``: what ``make dev`` runs: the cluster, a real MLflow server, and the operator in the
+  foreground with a configuration naming both; Ctrl-C stops everything.
+- ``train -n NS RUN``: play the training container of a TrainingRun (see playing.py).
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("kubeconfig", help="print the kubeconfig path")
     run = sub.add_parser("run", help="start a cluster, run a command against it, stop the cluster")
     run.add_argument("cmd", nargs=argparse.REMAINDER)
+    sub.add_parser("dev", help="cluster + MLflow + the operator in the foreground (make dev)")
+    train = sub.add_parser("train", help="play the training container of a TrainingRun")
+    train.add_argument("-n", "--namespace", default="default")
+    train.add_argument("--degrade", type=float, default=0.0, help="fraction of labels to flip (a bad model)")
+    train.add_argument("run_name")
     args = parser.parse_args(argv)
     directory: Path = args.dir or default_directory()
 
@@ -85,7 +93,45 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGINT, lambda *_: None)
             signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
             return child.wait()
+    if args.command == "dev":
+        return _dev(directory)
+    if args.command == "train":
+        from localcluster.playing import play_training
+
+        state = ClusterState.load(directory)
+        kubeconfig = Path(state.kubeconfig) if state else Path(os.environ.get("KUBECONFIG", ""))
+        return play_training(kubeconfig, args.namespace, args.run_name, degrade=args.degrade)
     return 2
+
+
+def _dev(directory: Path) -> int:
+    import yaml
+
+    from localcluster.mlflow_server import MLflowServer
+    from localcluster.operator_config import operator_config
+
+    with LocalCluster(directory) as cluster, MLflowServer(directory / "mlflow") as mlflow:
+        config_path = directory / "operator-config.yaml"
+        config_path.write_text(yaml.safe_dump(operator_config(mlflow.url)))
+        here = Path(__file__).resolve().parent
+        print(f"""
+local cluster up in {cluster.startup_seconds:.1f}s at {cluster.server}; MLflow at {mlflow.url}
+
+  export KUBECONFIG={cluster.kubeconfig}
+  kubectl create namespace demo
+  kubectl apply -n demo --server-side -f examples/
+  kubectl get modelops -n demo
+  {sys.executable} {here} --dir {directory} train -n demo fraud-detector-train-2025-01-31
+  kubectl get tr,mv -n demo   # the run Succeeded and registered a ModelVersion
+
+operator configuration: {config_path}  (Ctrl-C stops everything)
+""", flush=True)
+        env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "MODELOPS_CONFIG": str(config_path)}
+        child = subprocess.Popen([sys.executable, "-m", "modelops", "--liveness", "http://127.0.0.1:8080/healthz"],
+                                 env=env)
+        signal.signal(signal.SIGINT, lambda *_: None)
+        signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
+        return child.wait()
 
 
 if __name__ == "__main__":

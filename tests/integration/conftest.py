@@ -21,10 +21,11 @@ import yaml
 from kubernetes import client, config, dynamic
 
 from localcluster.cluster import LocalCluster, free_port
-from localcluster.nodepools import OUTCOME_LABEL, POOL_LABEL, POOLS
 
 # The real MLflow server fixture lives in its own module; importing it registers it here.
-from tests.integration.mlflow_fixtures import MLflowServer, mlflow_server  # noqa: F401
+from localcluster.mlflow_server import MLflowServer
+from localcluster.operator_config import operator_config
+from tests.integration.mlflow_fixtures import mlflow_server  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -55,26 +56,6 @@ def namespace(api: client.ApiClient) -> Iterator[str]:
     core.create_namespace({"metadata": {"name": name, "labels": {"modelops.io/test": "true"}}})
     yield name
     core.delete_namespace(name, propagation_policy="Background")
-
-
-# Training Pods are held Running (our kwok stage) until a test, playing the container, relabels
-# them; a short pendingTimeout lets the capacity test see the Unschedulable condition quickly.
-def operator_config(mlflow_url: str) -> dict:
-    return {
-        "nodePools": {
-            pool.name: {
-                "nodeSelector": {POOL_LABEL: pool.name},
-                "tolerations": [{"key": t["key"], "operator": "Exists", "effect": t["effect"]}
-                                for t in pool.taints],
-                "gpuResource": "nvidia.com/gpu",
-                **({"gpuType": pool.labels["nvidia.com/gpu.product"]} if pool.gpus else {}),
-            }
-            for pool in POOLS
-        },
-        "defaultNodePool": "cpu",
-        "mlflow": {"trackingUri": mlflow_url},
-        "training": {"pendingTimeout": "3s", "podLabels": {OUTCOME_LABEL: "hold"}},
-    }
 
 
 class OperatorProcess:
@@ -122,11 +103,13 @@ class OperatorProcess:
         return "\n".join(text.splitlines()[-lines:])
 
 
+# Training Pods are held Running (our kwok stage) until a test, playing the container, relabels
+# them; a short pendingTimeout lets the capacity test see the Unschedulable condition quickly.
 @pytest.fixture(scope="session")
 def operator(cluster: LocalCluster, mlflow_server: MLflowServer,  # noqa: F811
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
     process = OperatorProcess(cluster, tmp_path_factory.mktemp("operator") / "operator.log",
-                              operator_config(mlflow_server.url))
+                              operator_config(mlflow_server.url, pending_timeout="3s"))
     process.start()
     yield process
     process.stop()

@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from localcluster.cluster import free_port
+from localcluster.mlflow_server import MLflowServer
 from modelops.registry.mlflow import (
     MLflowClient,
     MLflowError,
@@ -19,7 +20,6 @@ from modelops.registry.mlflow import (
     ModelVersionInfo,
     RunInfo,
 )
-from tests.integration.mlflow_fixtures import MLflowServer
 
 T = TypeVar("T")
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import joblib
 import pytest
 
+from localcluster.mlflow_server import MLflowServer
 from modelops.registry.mlflow import MLflowClient, RunInfo
-from tests.integration.mlflow_fixtures import MLflowServer
 
 REPO = Path(__file__).resolve().parents[2]
 TRAIN = REPO / "examples" / "training" / "train.py"

@@ -19,10 +19,10 @@ import pytest
 from kubernetes import client, dynamic
 from mlflow.tracking import MlflowClient
 
+from localcluster.mlflow_server import MLflowServer
 from localcluster.nodepools import OUTCOME_LABEL, OUTCOME_MESSAGE_ANNOTATION, POOL_LABEL
 from tests.integration.conftest import OperatorProcess
 from tests.integration.manifests import REPO, apply, documents
-from tests.integration.mlflow_fixtures import MLflowServer
 from tests.integration.waiting import wait_for
 
 DIGEST_IMAGE = "registry.example/fraud-train@sha256:" + "ab" * 32
@@ -197,6 +197,7 @@ def test_example_run_on_gpu_pool_is_tracked_gated_and_registered(
     assert mlflow.get_model_version(model, versions[0].version).tags["modelops.io/modelversion"] == mv_name
     reasons = {e.reason for e in env.events(name)}
     assert {"JobCreated", "Running", "Registered"} <= reasons
+    assert [e.message for e in env.events(name) if e.type == "Warning"] == []
 
     # Deleting the run never takes the registered model with it.
     env.runs.delete(name=name, namespace=env.namespace)
@@ -328,3 +329,28 @@ def test_timeout_stops_the_attempt(env: Env) -> None:
     assert env.condition(name, "Completed")["reason"] == "Timeout"
     assert "exceeded spec.timeout (3s, retries included)" in status["message"]
     assert any(e.reason == "Timeout" for e in env.events(name))
+
+
+def test_name_taken_by_another_record_gets_a_deterministic_alternative(
+    env: Env, mlflow: MlflowClient, mlflow_server: MLflowServer
+) -> None:
+    model, name = unique("taken"), "train-taken"
+    foreign = {
+        "apiVersion": "modelops.io/v1alpha1", "kind": "ModelVersion",
+        "metadata": {"name": f"{model}-v1"},
+        "spec": {"model": model, "version": "1",
+                 "artifact": {"storageUri": "s3://elsewhere/model", "format": "sklearn"}},
+    }
+    apply(env.dyn, foreign, env.namespace)
+    apply(env.dyn, training_run(name, model=model), env.namespace)
+    pod = env.running_pod(name)
+    play_container(env, name, mlflow_server)
+    env.release(pod, "succeed")
+    status = env.wait_phase(name, "Succeeded", timeout=90)
+
+    run_id = status["mlflow"]["runId"]
+    assert status["modelVersion"] == f"{model}-v1-{run_id[:8]}"
+    ours = env.mvs.get(name=status["modelVersion"], namespace=env.namespace).to_dict()
+    assert ours["spec"]["lineage"]["mlflowRunId"] == run_id
+    untouched = env.mvs.get(name=f"{model}-v1", namespace=env.namespace).to_dict()
+    assert untouched["spec"]["artifact"]["storageUri"] == "s3://elsewhere/model"

@@ -35,7 +35,10 @@ def _waker(memo: kopf.Memo, namespace: str | None, name: str | None) -> asyncio.
     return wakers.setdefault((namespace, name), asyncio.Event())
 
 
-@kopf.daemon(GROUP, VERSION, PLURAL, id="drive", when=_unfinished, cancellation_timeout=30)
+# cancellation_backoff: kopf first asks the daemon to stop (it exits at its next wait) and only
+# cancels it after that; without it kopf cancels at once and logs a warning Event on the run.
+@kopf.daemon(GROUP, VERSION, PLURAL, id="drive", when=_unfinished, cancellation_backoff=10,
+             cancellation_timeout=30)
 async def drive(namespace: str, name: str, memo: kopf.Memo, stopped: kopf.DaemonStopped,
                 logger: logging.Logger, **_: Any) -> None:
     waker = _waker(memo, namespace, name)

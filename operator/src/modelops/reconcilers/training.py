@@ -28,6 +28,7 @@ from modelops.core.training.progress import (
     Registration,
     TrainingDecision,
     TrainingObservation,
+    alternative_model_version_name,
     model_version_name,
     plan,
 )
@@ -139,20 +140,32 @@ class TrainingReconciler:
             listed = await objects.list_objects(self.session, "v1", "Pod", namespace,
                                                 label_selector=f"{RUN_LABEL}={dns_label(name)}")
             pods = tuple(pod_state(p) for p in listed)
-        registered, mv_exists = None, False
+        registered, mv_exists, mv_name = None, False, None
         model = spec.get("model")
         if job is not None and job.complete and run is not None and self.mlflow is not None and model:
             version = await self.mlflow.find_model_version_by_run(model, run.run_id)
             if version is not None:
                 registered = Registration(name=version.name, version=version.version)
-                mv = await objects.get(self.session, API_VERSION, "ModelVersion", namespace,
-                                       model_version_name(model, version.version))
-                mv_exists = mv is not None
+                mv_name, mv_exists = await self._model_version_slot(namespace, model, version.version, run.run_id)
         return TrainingObservation(
             name=name, namespace=namespace, uid=meta["uid"], generation=meta.get("generation"),
             spec=spec, status=status, mlflow_run=run, job=job, pods=pods,
-            registered=registered, model_version_exists=mv_exists,
+            registered=registered, model_version_exists=mv_exists, model_version_name=mv_name,
         )
+
+    async def _model_version_slot(self, namespace: str, model: str, version: str, run_id: str) -> tuple[str, bool]:
+        """The name this run's ModelVersion has (exists) or may take (free)."""
+        for candidate in (model_version_name(model, version),
+                          alternative_model_version_name(model, version, run_id)):
+            existing = await objects.get(self.session, API_VERSION, "ModelVersion", namespace, candidate)
+            if existing is None:
+                return candidate, False
+            lineage = (existing.get("spec") or {}).get("lineage") or {}
+            if lineage.get("mlflowRunId") == run_id:
+                return candidate, True
+        raise KubeError(409, "AlreadyExists",
+                        f"ModelVersions {model_version_name(model, version)} and its alternative name are "
+                        "both taken by records of other runs")
 
     async def _observe_run(self, spec: dict[str, Any], status: dict[str, Any], uid: str) -> MLflowRunState | None:
         if self.mlflow is None:

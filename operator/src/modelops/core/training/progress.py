@@ -87,6 +87,9 @@ class TrainingObservation:
     pods: tuple[PodState, ...] = ()
     registered: Registration | None = None
     model_version_exists: bool = False
+    # The name the run's ModelVersion has or will get: model_version_name(), unless a record not
+    # made by this run already holds that name (then the observer picks alternative_name()).
+    model_version_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,12 @@ class TrainingDecision:
 
 def model_version_name(model: str, version: str) -> str:
     return dns_label(f"{model}-v{version}")
+
+
+def alternative_model_version_name(model: str, version: str, run_id: str) -> str:
+    """Deterministic fallback when ``<model>-v<N>`` is taken by a record of another run (or a
+    hand-written one): the registry version plus the run id keeps it unique and stable."""
+    return dns_label(f"{model}-v{version}-{run_id[:8]}")
 
 
 class _Status:
@@ -209,7 +218,8 @@ def _run_request(obs: TrainingObservation, spec: TrainingRunSpec, pool_name: str
 
 
 def _model_version_manifest(obs: TrainingObservation, spec: TrainingRunSpec, registration: Registration,
-                            register: RegisterSpec, run: MLflowRunState, source: str) -> dict[str, Any]:
+                            register: RegisterSpec, run: MLflowRunState, source: str,
+                            name: str) -> dict[str, Any]:
     template = register.model_version_template
     labels = {MODEL_LABEL: spec.model, RUN_LABEL: dns_label(obs.name)}
     annotations: dict[str, str] = {}
@@ -234,7 +244,7 @@ def _model_version_manifest(obs: TrainingObservation, spec: TrainingRunSpec, reg
     if template is not None and template.serving is not None:
         mv_spec["serving"] = to_wire(template.serving)
     metadata: dict[str, Any] = {
-        "name": model_version_name(spec.model, registration.version),
+        "name": name,
         "namespace": obs.namespace,
         "labels": labels,
     }
@@ -438,14 +448,14 @@ def _evaluate(obs: TrainingObservation, spec: TrainingRunSpec, st: _Status,
             register=RegisterRequest(model=spec.model, source=source, run_id=run.run_id, tags=tags,
                                      description=f"trained by TrainingRun {obs.namespace}/{obs.name}"),
         )
-    mv_name = model_version_name(spec.model, obs.registered.version)
+    mv_name = obs.model_version_name or model_version_name(spec.model, obs.registered.version)
     st.data["modelVersion"] = mv_name
     if not obs.model_version_exists:
         st.move(TrainingPhase.EVALUATING, f"registered as {spec.model} version {obs.registered.version}; "
                 f"creating ModelVersion {mv_name}")
         return TrainingDecision(
             status=st.data, events=st.events,
-            create_model_version=_model_version_manifest(obs, spec, obs.registered, register, run, source),
+            create_model_version=_model_version_manifest(obs, spec, obs.registered, register, run, source, mv_name),
         )
     st.condition("Completed", True, "Succeeded", f"registered as ModelVersion {mv_name}")
     st.move(TrainingPhase.SUCCEEDED,
