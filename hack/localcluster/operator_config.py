@@ -13,8 +13,8 @@ from typing import Any
 from localcluster.nodepools import OUTCOME_LABEL, POOL_LABEL, POOLS
 
 
-def operator_config(mlflow_url: str, *, hold_training_pods: bool = True,
-                    pending_timeout: str = "2m") -> dict[str, Any]:
+def operator_config(mlflow_url: str, *, hold_training_pods: bool = True, pending_timeout: str = "2m",
+                    log_sink_url: str | None = None) -> dict[str, Any]:
     training: dict[str, Any] = {"pendingTimeout": pending_timeout}
     if hold_training_pods:
         training["podLabels"] = {OUTCOME_LABEL: "hold"}
@@ -32,4 +32,5 @@ def operator_config(mlflow_url: str, *, hold_training_pods: bool = True,
         "defaultNodePool": "cpu",
         "mlflow": {"trackingUri": mlflow_url},
         "training": training,
+        "serving": {"logSinkUrl": log_sink_url} if log_sink_url else {},
     }

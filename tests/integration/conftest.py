@@ -109,7 +109,8 @@ class OperatorProcess:
 def operator(cluster: LocalCluster, mlflow_server: MLflowServer,  # noqa: F811
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
     process = OperatorProcess(cluster, tmp_path_factory.mktemp("operator") / "operator.log",
-                              operator_config(mlflow_server.url, pending_timeout="3s"))
+                              operator_config(mlflow_server.url, pending_timeout="3s",
+                                              log_sink_url="http://logsink.modelops.test:8080"))
     process.start()
     yield process
     process.stop()

@@ -334,14 +334,21 @@ def test_timeout_stops_the_attempt(env: Env) -> None:
 def test_name_taken_by_another_record_gets_a_deterministic_alternative(
     env: Env, mlflow: MlflowClient, mlflow_server: MLflowServer
 ) -> None:
+    """A hand-written record holds the name the run's version would get: the run's ModelVersion
+    takes a deterministic alternative, and the hand-written one is left alone."""
     model, name = unique("taken"), "train-taken"
     foreign = {
         "apiVersion": "modelops.io/v1alpha1", "kind": "ModelVersion",
-        "metadata": {"name": f"{model}-v1"},
-        "spec": {"model": model, "version": "1",
-                 "artifact": {"storageUri": "s3://elsewhere/model", "format": "sklearn"}},
+        "metadata": {"name": f"{model}-v2"},
+        "spec": {"model": model, "version": "hand-made",
+                 "artifact": {"storageUri": "s3://elsewhere/model", "format": "sklearn"},
+                 "serving": {"enabled": False}},
     }
     apply(env.dyn, foreign, env.namespace)
+    # The hand-written record is registered first (MLflow version 1), so the run's will be 2.
+    mvs = env.mvs
+    wait_for(lambda: (mvs.get(name=f"{model}-v2", namespace=env.namespace).to_dict().get("status") or {})
+             .get("registry", {}).get("version") == "1", 30, "the hand-written record registered as version 1")
     apply(env.dyn, training_run(name, model=model), env.namespace)
     pod = env.running_pod(name)
     play_container(env, name, mlflow_server)
@@ -349,8 +356,8 @@ def test_name_taken_by_another_record_gets_a_deterministic_alternative(
     status = env.wait_phase(name, "Succeeded", timeout=90)
 
     run_id = status["mlflow"]["runId"]
-    assert status["modelVersion"] == f"{model}-v1-{run_id[:8]}"
+    assert status["modelVersion"] == f"{model}-v2-{run_id[:8]}"
     ours = env.mvs.get(name=status["modelVersion"], namespace=env.namespace).to_dict()
-    assert ours["spec"]["lineage"]["mlflowRunId"] == run_id
-    untouched = env.mvs.get(name=f"{model}-v1", namespace=env.namespace).to_dict()
+    assert ours["spec"]["lineage"]["mlflowRunId"] == run_id and ours["spec"]["version"] == "2"
+    untouched = env.mvs.get(name=f"{model}-v2", namespace=env.namespace).to_dict()
     assert untouched["spec"]["artifact"]["storageUri"] == "s3://elsewhere/model"

@@ -72,7 +72,12 @@ def test_parse_duration_sums_its_parts(parts: list[tuple[int, str]]) -> None:
 
 @given(st.text(alphabet="0123456789.mshd -x", max_size=12))
 def test_parse_duration_accepts_exactly_the_crd_pattern(text: str) -> None:
+    """Accepted iff it matches the CRD pattern and fits Go's time.Duration (CEL duration())."""
     matches = re.fullmatch(DURATION_PATTERN.strip("^$"), text) is not None
+    if matches:
+        units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+        seconds = sum(float(n) * units[u] for n, u in re.findall(r"([0-9.]+)(ms|s|m|h)", text))
+        matches = seconds <= (2**63 - 1) / 1e9
     try:
         parse_duration(text)
     except ValueError:

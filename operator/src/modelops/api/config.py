@@ -53,6 +53,24 @@ class TrainingSettings(SpecModel):
     )
 
 
+class ServingSettings(SpecModel):
+    """Defaults for InferenceServices."""
+
+    log_sink_url: str | None = Field(
+        None,
+        description=(
+            "URL of the prediction-log sink KServe's request logger posts to, e.g. "
+            "http://modelops-logsink.modelops:8080. Absent: prediction logging is off (condition says so)."
+        ),
+    )
+    deployment_mode: str | None = Field(
+        None, description="Deployment mode when a ModelVersion names none (Serverless, Standard, RawDeployment)."
+    )
+    service_account_name: str | None = Field(
+        None, description="ServiceAccount of predictor Pods (for storage credentials). Absent: the namespace default."
+    )
+
+
 class OperatorConfig(SpecModel):
     """Everything the operator reads at startup."""
 
@@ -60,3 +78,4 @@ class OperatorConfig(SpecModel):
     default_node_pool: str | None = Field(None, description="Pool used when a spec names none.")
     mlflow: MLflowSettings | None = Field(None, description="MLflow; required for TrainingRuns.")
     training: TrainingSettings = Field(default_factory=TrainingSettings, description="Training defaults.")
+    serving: ServingSettings = Field(default_factory=ServingSettings, description="Serving defaults.")

@@ -248,6 +248,11 @@ class ModelVersionStatus(ObjectStatus):
             "for rollback), archived or none."
         ),
     )
+    served_by: list[Name] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Rollouts that name this version; it cannot be deleted while any does.",
+    )
 
 
 class ModelVersion(Resource):

@@ -1,12 +1,15 @@
 """Entry point of the ``modelops`` / ``kubectl modelops`` command.
 
-Sub-commands arrive with the capabilities that need them (``lineage`` with ModelVersion,
-``rollback`` with Rollout); today it runs the operator and prints what it is.
+- ``modelops lineage <modelversion> [-n NS] [--mlflow-uri URI] [-o text|json]``: the whole chain
+  behind a model (ModelVersion -> TrainingRun -> MLflow run -> data, code, image);
+- ``modelops version``; ``modelops run`` (the operator, like ``python -m modelops``).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import sys
 from importlib.metadata import version
 
@@ -19,17 +22,47 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("version", help="print the version and the API this build serves")
     run = sub.add_parser("run", help="run the operator (same as `python -m modelops`)")
     run.add_argument("rest", nargs=argparse.REMAINDER)
+    lineage = sub.add_parser("lineage", help="print the chain behind a ModelVersion")
+    lineage.add_argument("modelversion")
+    lineage.add_argument("-n", "--namespace", default=None, help="namespace (default: the kubeconfig's)")
+    lineage.add_argument("--mlflow-uri", default=os.environ.get("MLFLOW_TRACKING_URI"),
+                         help="MLflow tracking server (default: $MLFLOW_TRACKING_URI)")
+    lineage.add_argument("-o", "--output", choices=["text", "json"], default="text")
     args = parser.parse_args(argv)
 
     if args.command == "version":
         print(f"modelops {version('modelops')}")
         print(f"api {API_VERSION}: TrainingRun, ModelVersion, Rollout, DriftMonitor")
         return 0
+    if args.command == "lineage":
+        return asyncio.run(_lineage(args))
     if args.command == "run":
         from modelops.__main__ import main as run_operator
 
         return run_operator(args.rest)
     return 2
+
+
+async def _lineage(args: argparse.Namespace) -> int:
+    from modelops.cli.lineage import gather, render_json, render_text
+    from modelops.k8s.session import KubeSession, current_namespace
+    from modelops.registry.mlflow import MLflowClient
+
+    session = await KubeSession.connect()
+    mlflow = MLflowClient(args.mlflow_uri) if args.mlflow_uri else None
+    try:
+        namespace = args.namespace or current_namespace()
+        try:
+            result = await gather(session, mlflow, namespace, args.modelversion)
+        except LookupError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print(render_json(result) if args.output == "json" else render_text(result))
+        return 0
+    finally:
+        await session.close()
+        if mlflow is not None:
+            await mlflow.close()
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ from datetime import timedelta
 
 _PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-# timedelta's own limit is ~2.7 million years; anything near it is a typo, not a timeout.
-MAX_SECONDS = 100 * 365 * 24 * 3600
+# The API server's CEL duration() is Go's time.Duration: at most 2^63-1 ns (~292 years). A
+# longer value cannot have been admitted, so it is refused here too, as a ValueError.
+MAX_SECONDS = (2**63 - 1) / 1e9
 
 
 def parse_duration(text: str) -> timedelta:
@@ -25,5 +26,5 @@ def parse_duration(text: str) -> timedelta:
     if position != len(text) or not text:
         raise ValueError(f"{text!r} is not a duration like 30s, 5m or 1h30m")
     if seconds > MAX_SECONDS:
-        raise ValueError(f"{text!r} is longer than 100 years")
+        raise ValueError(f"{text!r} is longer than the longest duration Kubernetes accepts (~292 years)")
     return timedelta(seconds=seconds)

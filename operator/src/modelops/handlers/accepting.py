@@ -13,12 +13,11 @@ from typing import Any
 import kopf
 from pydantic import BaseModel
 
-from modelops.api import GROUP, VERSION, DriftMonitorSpec, ModelVersionSpec, RolloutSpec
+from modelops.api import GROUP, VERSION, DriftMonitorSpec, RolloutSpec
 from modelops.reconcilers.acceptance import status_changes
 
-# TrainingRun is not here: its reconciler owns its whole status, Accepted included.
+# TrainingRun and ModelVersion are not here: their reconcilers own their whole status.
 SPEC_MODELS: dict[str, type[BaseModel]] = {
-    "modelversions": ModelVersionSpec,
     "rollouts": RolloutSpec,
     "driftmonitors": DriftMonitorSpec,
 }

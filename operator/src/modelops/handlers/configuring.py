@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from modelops.api.config import OperatorConfig
 from modelops.core.durations import parse_duration
+from modelops.reconcilers.serving import ServingReconciler
 from modelops.reconcilers.training import TrainingReconciler
 from modelops.reconcilers.wiring import connect_kube, make_mlflow_client
 
@@ -85,7 +86,9 @@ async def configure(settings: kopf.OperatorSettings, logger: kopf.Logger, memo: 
     memo.kube = await connect_kube()
     memo.mlflow = make_mlflow_client(config)
     memo.training = TrainingReconciler(memo.kube, memo.mlflow, config)
-    memo.wakers = {}
+    memo.serving = ServingReconciler(memo.kube, memo.mlflow, config)
+    memo.training_wakers = {}
+    memo.serving_wakers = {}
     logger.info("modelops settings: finalizer=%s prefix=%s pools=%s mlflow=%s", FINALIZER, ANNOTATION_PREFIX,
                 sorted(config.node_pools), "configured" if config.mlflow else "not configured")
 

@@ -39,6 +39,20 @@ class KubeSession:
         return await self.dynamic.resources.get(api_version=api_version, kind=kind)
 
 
+def current_namespace() -> str:
+    """The namespace kubectl would use: the in-cluster one, else the kubeconfig context's."""
+    try:
+        with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace") as handle:
+            return handle.read().strip()
+    except OSError:
+        pass
+    try:
+        _, context = config.list_kube_config_contexts()
+    except (config.ConfigException, OSError):
+        return "default"
+    return str((context or {}).get("context", {}).get("namespace") or "default")
+
+
 def from_status(status: dict[str, Any]) -> KubeError:
     """An API ``Status`` object with ``status: Failure`` as one of our errors."""
     code = int(status.get("code") or 0)
@@ -67,15 +81,7 @@ def translate(error: Exception) -> KubeError:
                 message = parsed.get("message", message)
         except ValueError:
             pass
-        if status == 404:
-            return NotFound(status, reason, message)
-        if status == 409:
-            return Conflict(status, reason, message)
-        if status == 422:
-            return Invalid(status, reason, message)
-        if status == 429 or status >= 500:
-            return Unavailable(status, reason, message)
-        return KubeError(status, reason, message)
+        return from_status({"code": status, "reason": reason, "message": message})
     if isinstance(error, (aiohttp.ClientError, asyncio.TimeoutError, OSError)):
         return Unavailable(0, type(error).__name__, str(error))
     raise error

@@ -434,6 +434,19 @@ class MLflowClient:
         newest = max(versions, key=lambda mv: int(mv.version))
         return await self.get_model_version(newest.name, newest.version) or newest
 
+    async def find_model_version_by_tag(self, name: str, key: str, value: str) -> ModelVersionInfo | None:
+        """The newest version of ``name`` carrying the tag ``key=value``, if any."""
+        answer = await self._request(
+            "GET",
+            "model-versions/search",
+            params={"filter": f"name = {_quote_value(name)} and tags.{_quote_key(key)} = {_quote_value(value)}"},
+        )
+        versions = [_parse_model_version(mv) for mv in answer.get("model_versions") or ()]
+        if not versions:
+            return None
+        newest = max(versions, key=lambda mv: int(mv.version))
+        return await self.get_model_version(newest.name, newest.version) or newest
+
     async def create_model_version(
         self,
         name: str,

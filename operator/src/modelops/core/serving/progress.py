@@ -1,0 +1,260 @@
+"""The ModelVersion state machine: registry record, artifact resolution, serving, readiness and
+role -> actions and the whole status (one status write per reconcile).
+
+- The artifact: a ``models:/name/N`` or ``models:/name@alias`` URI is resolved ONCE to the
+  immutable storage URI and the resolution is kept in ``status.registry``; later reconciles use
+  the recorded URI, so moving an alias never changes what is served behind anyone's back.
+- The registry: the MLflow model version exists — adopted when found (by the TrainingRun's run id,
+  or by this object's uid tag), created otherwise — and carries tags naming this object.
+- Serving: the InferenceService is server-side applied while ``serving.enabled``; it is deleted
+  (and the record kept) when serving is switched off.
+- Readiness and role: from the InferenceService's status and from the Rollouts naming this version.
+
+Pure: the reconciler observes (including the MLflow lookups) and executes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from modelops.api.config import OperatorConfig
+from modelops.api.modelversion import ModelVersionSpec
+from modelops.core.acceptance import field_path
+from modelops.core.conditions import ConditionStatus, get_condition, set_condition
+from modelops.core.serving.inference import desired_inference_service, inference_service_name
+from modelops.core.serving.readiness import readiness
+from modelops.core.serving.roles import role_of
+
+UID_TAG = "modelops.io/uid"
+REGISTRY_SCHEME = "models:/"
+RETRY_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class RegistryVersion:
+    name: str
+    version: str
+    source: str
+
+
+@dataclass(frozen=True)
+class ModelVersionObservation:
+    name: str
+    namespace: str
+    uid: str
+    generation: int | None
+    spec: Mapping[str, Any] | None
+    status: Mapping[str, Any]
+    mlflow_configured: bool = True
+    # models:/ URIs: what the registry answered this time (only looked up when not yet resolved).
+    resolution: RegistryVersion | None = None
+    resolution_error: str | None = None
+    # The MLflow version this object is recorded as (adopted or created), if found.
+    registered: RegistryVersion | None = None
+    registry_error: str | None = None
+    inference_service: Mapping[str, Any] | None = None
+    rollouts: Sequence[Mapping[str, Any]] = ()
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RegisterRequest:
+    model: str
+    source: str
+    run_id: str | None
+    tags: dict[str, str]
+    description: str
+
+
+@dataclass
+class ModelVersionDecision:
+    status: dict[str, Any]
+    register: RegisterRequest | None = None
+    apply_inference_service: dict[str, Any] | None = None
+    delete_inference_service: str | None = None
+    version_tags: dict[str, str] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    requeue_after: float | None = None
+
+    @property
+    def needs_another_pass(self) -> bool:
+        return self.register is not None
+
+
+def is_registry_uri(uri: str) -> bool:
+    return uri.startswith(REGISTRY_SCHEME)
+
+
+def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None]:
+    """``models:/fraud/3`` -> (fraud, "3", None); ``models:/fraud@champion`` -> (fraud, None, champion)."""
+    rest = uri[len(REGISTRY_SCHEME):].strip("/")
+    # MLflow model names cannot contain "/": models:/team/fraud/3 is not a registry URI.
+    if "@" in rest:
+        name, alias = rest.split("@", 1)
+        if name and alias and "/" not in alias and "/" not in name:
+            return name, None, alias
+    elif "/" in rest:
+        name, version = rest.rsplit("/", 1)
+        if name and "/" not in name and version.isdigit():
+            return name, version, None
+    raise ValueError(f"{uri!r} is not models:/<name>/<version> or models:/<name>@<alias>")
+
+
+class _Status:
+    def __init__(self, obs: ModelVersionObservation, now: datetime) -> None:
+        self.data: dict[str, Any] = dict(obs.status)
+        self.data["observedGeneration"] = obs.generation
+        self.generation = obs.generation
+        self.now = now
+        self.events: list[Event] = []
+
+    def condition(self, type: str, status: ConditionStatus, reason: str, message: str,
+                  event: str | None = None) -> None:
+        old = get_condition(self.data.get("conditions"), type)
+        self.data["conditions"] = set_condition(
+            self.data.get("conditions"), type=type, status=status, reason=reason, message=message,
+            observed_generation=self.generation, now=self.now,
+        )
+        if event and (old is None or old.get("status") != status or old.get("reason") != reason):
+            self.events.append(Event(event, reason, message))
+
+
+def _registry_tags(obs: ModelVersionObservation, spec: ModelVersionSpec) -> dict[str, str]:
+    tags = {UID_TAG: obs.uid, "modelops.io/modelversion": obs.name, "modelops.io/namespace": obs.namespace}
+    lineage = spec.lineage
+    if lineage is not None:
+        if lineage.training_run:
+            tags["modelops.io/trainingrun"] = lineage.training_run
+        if lineage.image:
+            tags["modelops.image"] = lineage.image
+        if lineage.data is not None:
+            tags["modelops.data.uri"] = lineage.data.uri
+            if lineage.data.version:
+                tags["modelops.data.version"] = lineage.data.version
+        if lineage.code is not None:
+            tags["modelops.code.repo"] = lineage.code.repo
+            tags["modelops.code.commit"] = lineage.code.commit
+    return tags
+
+
+def plan(obs: ModelVersionObservation, config: OperatorConfig, now: datetime) -> ModelVersionDecision:
+    st = _Status(obs, now)
+    try:
+        spec = ModelVersionSpec.model_validate(dict(obs.spec or {}))
+    except ValidationError as error:
+        message = "; ".join(f"{field_path(tuple(e['loc']))}: {e['msg']}" for e in error.errors())
+        st.condition("Accepted", "False", "InvalidSpec", message, event="Warning")
+        return ModelVersionDecision(status=st.data, events=st.events)
+
+    serving = spec.serving
+    serving_enabled = serving is None or serving.enabled
+    pool_name = (serving.node_pool if serving else None) or config.default_node_pool
+    if serving_enabled and pool_name and pool_name not in config.node_pools:
+        known = ", ".join(sorted(config.node_pools)) or "none"
+        where = "spec.serving.nodePool" if serving and serving.node_pool else "the operator's defaultNodePool"
+        st.condition("Accepted", "False", "UnknownNodePool",
+                     f"{where}: node pool {pool_name!r} is not configured (known pools: {known})", event="Warning")
+    else:
+        st.condition("Accepted", "True", "Valid", "spec accepted")
+
+    role, holders = role_of(obs.name, obs.rollouts)
+    st.data["role"] = role.value
+    decision = ModelVersionDecision(status=st.data)
+
+    # -- The artifact: resolved once, then the record is the truth --------------------------------
+    registry = dict(st.data.get("registry") or {})
+    storage_uri: str | None = spec.artifact.storage_uri
+    if is_registry_uri(spec.artifact.storage_uri):
+        if registry.get("resolvedFrom") == spec.artifact.storage_uri and registry.get("resolvedUri"):
+            storage_uri = registry["resolvedUri"]
+        elif obs.resolution is not None:
+            storage_uri = obs.resolution.source
+            registry.update(name=obs.resolution.name, version=obs.resolution.version,
+                            resolvedFrom=spec.artifact.storage_uri, resolvedUri=obs.resolution.source)
+            st.condition("Registered", "True", "Resolved",
+                         f"{spec.artifact.storage_uri} resolved to {obs.resolution.source} "
+                         f"({obs.resolution.name} version {obs.resolution.version})", event="Normal")
+        else:
+            storage_uri = None
+            why = obs.resolution_error or ("no MLflow server is configured" if not obs.mlflow_configured
+                                           else "not resolved yet")
+            st.condition("Registered", "False", "ResolutionFailed",
+                         f"spec.artifact.storageUri {spec.artifact.storage_uri}: {why}", event="Warning")
+            decision.requeue_after = RETRY_SECONDS
+    # -- The registry record ----------------------------------------------------------------------
+    elif not obs.mlflow_configured:
+        st.condition("Registered", "Unknown", "MLflowNotConfigured",
+                     "the operator has no MLflow server configured; the version is not recorded in a registry")
+    elif obs.registered is not None:
+        registry.update(name=obs.registered.name, version=obs.registered.version)
+        st.condition("Registered", "True", "Registered",
+                     f"recorded as {obs.registered.name} version {obs.registered.version} in MLflow")
+    elif obs.registry_error is not None:
+        st.condition("Registered", "False", "RegistryUnavailable", obs.registry_error, event="Warning")
+        decision.requeue_after = RETRY_SECONDS
+    else:
+        run_id = spec.lineage.mlflow_run_id if spec.lineage else None
+        decision.register = RegisterRequest(
+            model=spec.model, source=spec.artifact.storage_uri, run_id=run_id,
+            tags=_registry_tags(obs, spec), description=f"ModelVersion {obs.namespace}/{obs.name}",
+        )
+    if registry:
+        st.data["registry"] = registry
+    if registry.get("version"):
+        decision.version_tags = _registry_tags(obs, spec)
+
+    # -- Serving ----------------------------------------------------------------------------------
+    isvc_name = inference_service_name(obs.name)
+    accepted = get_condition(st.data.get("conditions"), "Accepted")
+    if not serving_enabled:
+        if obs.inference_service is not None:
+            decision.delete_inference_service = isvc_name
+        st.data.pop("inferenceService", None)
+        st.data.pop("url", None)
+        st.data.update(ready=False, reason="ServingDisabled", message="spec.serving.enabled is false")
+        st.condition("Ready", "False", "ServingDisabled", "serving is switched off; the record is kept")
+    elif storage_uri is None or (accepted is not None and accepted.get("status") != "True"):
+        reason = "ArtifactUnresolved" if storage_uri is None else str(accepted.get("reason") if accepted else "")
+        st.data.update(ready=False, reason=reason, message="not served until the problem above is fixed")
+        st.condition("Ready", "False", reason, "not served until the Accepted/Registered problem is fixed")
+    else:
+        pool = config.node_pools.get(pool_name) if pool_name else None
+        decision.apply_inference_service = desired_inference_service(
+            name=obs.name, namespace=obs.namespace, uid=obs.uid, spec=spec, storage_uri=storage_uri,
+            pool=pool, settings=config.serving,
+        )
+        state = readiness(obs.inference_service)
+        st.data["inferenceService"] = isvc_name
+        if state.url:
+            st.data["url"] = state.url
+        else:
+            st.data.pop("url", None)
+        st.data.update(ready=state.ready, reason=state.reason, message=state.message)
+        failed = state.reason == "ModelLoadFailed"
+        st.condition("Ready", "True" if state.ready else "False", state.reason, state.message,
+                     event="Warning" if failed else ("Normal" if state.ready else None))
+        logging_on = serving is None or serving.logger is None or serving.logger.enabled
+        if logging_on and not config.serving.log_sink_url:
+            st.condition("Logging", "False", "NoLogSink",
+                         "prediction logging is requested but the operator has no serving.logSinkUrl")
+        elif logging_on:
+            st.condition("Logging", "True", "Logging", f"predictions are logged to {config.serving.log_sink_url}")
+        else:
+            st.condition("Logging", "False", "LoggingDisabled", "spec.serving.logger.enabled is false")
+    if holders:
+        st.data["servedBy"] = holders
+    else:
+        st.data.pop("servedBy", None)
+    decision.events = st.events
+    return decision

@@ -1,0 +1,208 @@
+"""Reconciles one ModelVersion: observe (MLflow registry record or the models:/ resolution, the
+InferenceService, the Rollouts in its namespace) -> ``core.serving.progress.plan`` -> execute
+(register in MLflow, server-side apply or delete the InferenceService, tag the registry version)
+-> Events -> one status write.
+
+Idempotent across restarts: the registry version is found (by the TrainingRun's run id, else by
+this object's uid tag) before one is created; the InferenceService has a deterministic name and
+is server-side applied; a models:/ URI is resolved only while status has no resolution.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from modelops.api.config import OperatorConfig
+from modelops.core.serving.inference import inference_service_name
+from modelops.core.serving.progress import (
+    UID_TAG,
+    ModelVersionDecision,
+    ModelVersionObservation,
+    RegistryVersion,
+    is_registry_uri,
+    parse_registry_uri,
+    plan,
+)
+from modelops.core.serving.roles import role_of
+from modelops.k8s import events, objects
+from modelops.k8s.errors import KubeError
+from modelops.k8s.session import KubeSession
+from modelops.registry.mlflow import MLflowClient, MLflowError, MLflowUnavailable, ModelVersionInfo
+
+API_VERSION = "modelops.io/v1alpha1"
+KIND = "ModelVersion"
+ISVC_API = "serving.kserve.io/v1beta1"
+MAX_PASSES = 3
+ARCHIVED_TAG = "modelops.archived"
+
+logger = logging.getLogger(__name__)
+
+
+def _version(info: ModelVersionInfo) -> RegistryVersion:
+    return RegistryVersion(name=info.name, version=info.version, source=info.source)
+
+
+class ServingReconciler:
+    def __init__(self, session: KubeSession, mlflow: MLflowClient | None, config: OperatorConfig) -> None:
+        self.session = session
+        self.mlflow = mlflow
+        self.config = config
+        self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def forget(self, namespace: str, name: str) -> None:
+        self._locks.pop((namespace, name), None)
+
+    async def reconcile(self, namespace: str, name: str) -> float | None:
+        async with self._locks[(namespace, name)]:
+            body = await objects.get(self.session, API_VERSION, KIND, namespace, name)
+            if body is None or body["metadata"].get("deletionTimestamp"):
+                return None
+            status: dict[str, Any] = dict(body.get("status") or {})
+            decision: ModelVersionDecision | None = None
+            posted = []
+            for _ in range(MAX_PASSES):
+                observation = await self._observe(body, status)
+                decision = plan(observation, self.config, datetime.now(UTC))
+                status = await self._execute(body, decision)
+                posted.extend(decision.events)
+                if not decision.needs_another_pass:
+                    break
+            assert decision is not None
+            for event in posted:
+                try:
+                    await events.post_event(self.session, body, event.type, event.reason, event.message)
+                except KubeError as error:
+                    logger.warning("could not post event %s on %s/%s: %s", event.reason, namespace, name, error)
+            if status != (body.get("status") or {}):
+                await objects.patch_status(self.session, API_VERSION, KIND, namespace, name, status)
+            return decision.requeue_after
+
+    async def servers_of(self, namespace: str, name: str) -> list[str]:
+        """The Rollouts that name this ModelVersion (it must not go while any does)."""
+        rollouts = await objects.list_objects(self.session, API_VERSION, "Rollout", namespace)
+        return role_of(name, rollouts)[1]
+
+    async def announce(self, namespace: str, name: str, type: str, reason: str, message: str) -> None:
+        """Post an Event on the ModelVersion (best effort)."""
+        body = await objects.get(self.session, API_VERSION, KIND, namespace, name)
+        if body is None:
+            return
+        try:
+            await events.post_event(self.session, body, type, reason, message)
+        except KubeError as error:
+            logger.warning("could not post event %s on %s/%s: %s", reason, namespace, name, error)
+
+    async def archive(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        """Mark the registry version archived; MLflow versions are never deleted by the operator."""
+        registry = status.get("registry") or {}
+        if self.mlflow is not None and registry.get("name") and registry.get("version"):
+            await self.mlflow.set_model_version_tag(registry["name"], str(registry["version"]), ARCHIVED_TAG, "true")
+
+    # -- observe ---------------------------------------------------------------------------------
+
+    async def _observe(self, body: dict[str, Any], status: dict[str, Any]) -> ModelVersionObservation:
+        meta = body["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        spec = body.get("spec") or {}
+        model = spec.get("model") or ""
+        storage_uri = str((spec.get("artifact") or {}).get("storageUri") or "")
+        registry = status.get("registry") or {}
+        resolution = resolution_error = registered = registry_error = None
+        if self.mlflow is not None and model:
+            try:
+                if is_registry_uri(storage_uri):
+                    if registry.get("resolvedFrom") != storage_uri or not registry.get("resolvedUri"):
+                        resolution, resolution_error = await self._resolve(storage_uri)
+                else:
+                    registered = await self._find_registered(model, spec, registry, meta["uid"])
+            except MLflowUnavailable as error:
+                registry_error = resolution_error = f"MLflow is unavailable: {error}"
+        isvc = await objects.get(self.session, ISVC_API, "InferenceService", namespace, inference_service_name(name))
+        rollouts = [r for r in await objects.list_objects(self.session, API_VERSION, "Rollout", namespace)
+                    if (r.get("spec") or {}).get("model") == model]
+        return ModelVersionObservation(
+            name=name, namespace=namespace, uid=meta["uid"], generation=meta.get("generation"), spec=spec,
+            status=status, mlflow_configured=self.mlflow is not None, resolution=resolution,
+            resolution_error=resolution_error, registered=registered, registry_error=registry_error,
+            inference_service=isvc, rollouts=rollouts,
+        )
+
+    async def _resolve(self, uri: str) -> tuple[RegistryVersion | None, str | None]:
+        assert self.mlflow is not None
+        try:
+            model, version, alias = parse_registry_uri(uri)
+        except ValueError as error:
+            return None, str(error)
+        try:
+            if alias is not None:
+                info = await self.mlflow.get_model_version_by_alias(model, alias)
+                missing = f"the registered model {model!r} has no alias {alias!r}"
+            else:
+                assert version is not None
+                info = await self.mlflow.get_model_version(model, version)
+                missing = f"the registered model {model!r} has no version {version}"
+        except MLflowUnavailable:
+            raise
+        except MLflowError as error:
+            return None, str(error)
+        return (_version(info), None) if info is not None else (None, missing)
+
+    async def _find_registered(self, model: str, spec: dict[str, Any], registry: dict[str, Any],
+                               uid: str) -> RegistryVersion | None:
+        assert self.mlflow is not None
+        if registry.get("version"):
+            info = await self.mlflow.get_model_version(model, str(registry["version"]))
+            if info is not None:
+                return _version(info)
+        run_id = (spec.get("lineage") or {}).get("mlflowRunId")
+        if run_id:
+            info = await self.mlflow.find_model_version_by_run(model, run_id)
+            if info is not None:
+                return _version(info)
+        try:
+            info = await self.mlflow.find_model_version_by_tag(model, UID_TAG, uid)
+        except MLflowError as error:
+            if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+        return _version(info) if info is not None else None
+
+    # -- execute ---------------------------------------------------------------------------------
+
+    async def _execute(self, body: dict[str, Any], decision: ModelVersionDecision) -> dict[str, Any]:
+        status = dict(decision.status)
+        mlflow = self.mlflow
+        if decision.register is not None and mlflow is not None:
+            request = decision.register
+            await mlflow.ensure_registered_model(request.model)
+            try:
+                await mlflow.create_model_version(request.model, request.source, request.run_id, request.tags,
+                                                  request.description)
+            except MLflowUnavailable:
+                raise
+            except MLflowError as error:
+                if request.run_id is None:
+                    raise
+                # MLflow links a run only if it knows it and (for its own artifact stores) the run's
+                # artifacts hold the source; otherwise register unlinked, the run id kept as a tag.
+                logger.info("registering %s without linking run %s: %s", request.model, request.run_id, error)
+                await mlflow.create_model_version(request.model, request.source, None,
+                                                  {**request.tags, "modelops.mlflow_run_id": request.run_id},
+                                                  request.description)
+        if decision.apply_inference_service is not None:
+            await objects.apply(self.session, decision.apply_inference_service)
+        if decision.delete_inference_service is not None:
+            meta = body["metadata"]
+            await objects.delete(self.session, ISVC_API, "InferenceService", meta["namespace"],
+                                 decision.delete_inference_service)
+        registry = status.get("registry") or {}
+        recorded = ((body.get("status") or {}).get("registry") or {}).get("version")
+        if mlflow is not None and decision.version_tags and registry.get("version") \
+                and recorded != registry.get("version"):
+            for key, value in decision.version_tags.items():
+                await mlflow.set_model_version_tag(registry["name"], str(registry["version"]), key, value)
+        return status
