@@ -3,10 +3,16 @@ nothing changed (a restart re-reads every object and must leave them untouched).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+import urllib.request
+from pathlib import Path
 
 from kubernetes import dynamic
 
+from localcluster.cluster import LocalCluster, free_port
 from tests.integration.conftest import OperatorProcess
 from tests.integration.manifests import apply
 from tests.integration.test_status_subresource import KINDS, example_of
@@ -61,3 +67,24 @@ def test_spec_change_is_followed_and_restart_writes_nothing(
     for resource, doc, _ in objects:
         current = resource.get(name=doc["metadata"]["name"], namespace=namespace).metadata.resourceVersion
         assert current == versions[doc["metadata"]["name"] + doc["kind"]], f"{doc['kind']} was rewritten"
+
+
+def test_kopf_run_entry_point_starts(cluster: LocalCluster, tmp_path: Path) -> None:
+    """`kopf run -m modelops.main` is the other documented way to start the operator."""
+    port = free_port()
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "kopf"), "run", "-m", "modelops.main", "--standalone",
+         "--all-namespaces", f"--liveness=http://127.0.0.1:{port}/healthz"],
+        env=env, stdout=open(tmp_path / "kopf.log", "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115
+    )
+    try:
+        def live() -> bool:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+                return response.status == 200
+        wait_for(live, 60, "kopf run to serve liveness")
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert "modelops settings: finalizer=modelops.io/finalizer" in (tmp_path / "kopf.log").read_text()

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelops.api.config import OperatorConfig
+from modelops.core.intents import Event
 from modelops.core.serving.inference import inference_service_name
 from modelops.core.serving.progress import (
     UID_TAG,
@@ -28,9 +29,9 @@ from modelops.core.serving.progress import (
     plan,
 )
 from modelops.core.serving.roles import role_of
-from modelops.k8s import events, objects
-from modelops.k8s.errors import KubeError
+from modelops.k8s import objects
 from modelops.k8s.session import KubeSession
+from modelops.reconcilers.finishing import announce, finish
 from modelops.registry.mlflow import MLflowClient, MLflowError, MLflowUnavailable, ModelVersionInfo
 
 API_VERSION = "modelops.io/v1alpha1"
@@ -72,13 +73,7 @@ class ServingReconciler:
                 if not decision.needs_another_pass:
                     break
             assert decision is not None
-            for event in posted:
-                try:
-                    await events.post_event(self.session, body, event.type, event.reason, event.message)
-                except KubeError as error:
-                    logger.warning("could not post event %s on %s/%s: %s", event.reason, namespace, name, error)
-            if status != (body.get("status") or {}):
-                await objects.patch_status(self.session, API_VERSION, KIND, namespace, name, status)
+            await finish(self.session, body, status, posted)
             return decision.requeue_after
 
     async def servers_of(self, namespace: str, name: str) -> list[str]:
@@ -89,12 +84,8 @@ class ServingReconciler:
     async def announce(self, namespace: str, name: str, type: str, reason: str, message: str) -> None:
         """Post an Event on the ModelVersion (best effort)."""
         body = await objects.get(self.session, API_VERSION, KIND, namespace, name)
-        if body is None:
-            return
-        try:
-            await events.post_event(self.session, body, type, reason, message)
-        except KubeError as error:
-            logger.warning("could not post event %s on %s/%s: %s", reason, namespace, name, error)
+        if body is not None:
+            await announce(self.session, body, [Event(type, reason, message)])
 
     async def archive(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         """Mark the registry version archived; MLflow versions are never deleted by the operator."""

@@ -32,9 +32,10 @@ from modelops.core.training.progress import (
     model_version_name,
     plan,
 )
-from modelops.k8s import events, objects
+from modelops.k8s import objects
 from modelops.k8s.errors import Conflict, KubeError
 from modelops.k8s.session import KubeSession
+from modelops.reconcilers.finishing import finish
 from modelops.registry.mlflow import MLflowClient, RunInfo
 
 API_VERSION = "modelops.io/v1alpha1"
@@ -116,14 +117,7 @@ class TrainingReconciler:
                 if not decision.needs_another_pass:
                     break
             assert decision is not None
-            # Events first: the status write may end this run's daemon (a terminal phase).
-            for event in posted:
-                try:
-                    await events.post_event(self.session, body, event.type, event.reason, event.message)
-                except KubeError as error:
-                    logger.warning("could not post event %s on %s/%s: %s", event.reason, namespace, name, error)
-            if status != (body.get("status") or {}):
-                await objects.patch_status(self.session, API_VERSION, KIND, namespace, name, status)
+            await finish(self.session, body, status, posted)
             return decision.requeue_after
 
     # -- observe ---------------------------------------------------------------------------------
@@ -211,7 +205,9 @@ class TrainingReconciler:
         if decision.register is not None and mlflow is not None:
             registration = decision.register
             await mlflow.ensure_registered_model(registration.model)
-            existing = await mlflow.find_model_version_by_run(registration.model, registration.run_id)
+            existing = None
+            if registration.run_id:
+                existing = await mlflow.find_model_version_by_run(registration.model, registration.run_id)
             if existing is None:
                 await mlflow.create_model_version(registration.model, registration.source, registration.run_id,
                                                   registration.tags, registration.description)

@@ -18,6 +18,7 @@ from typing import Any
 from modelops.api.config import NodePool, ServingSettings
 from modelops.api.modelversion import ModelVersionSpec
 from modelops.core.naming import MAX_LABEL, dns_label
+from modelops.core.resources import container_resources
 
 MODELVERSION_LABEL = "modelops.io/modelversion"
 MODEL_LABEL = "modelops.io/model"
@@ -38,20 +39,6 @@ def inference_service_name(modelversion_name: str) -> str:
         return name
     digest = hashlib.sha256(modelversion_name.encode()).hexdigest()[:8]
     return dns_label("mv", modelversion_name, max_length=MAX_LABEL - 9) + f"-{digest}"
-
-
-def _resources(spec: ModelVersionSpec, pool: NodePool | None) -> dict[str, Any]:
-    serving = spec.serving
-    if serving is None or serving.resources is None:
-        return {}
-    amounts: dict[str, str] = {}
-    if serving.resources.cpu is not None:
-        amounts["cpu"] = str(serving.resources.cpu)
-    if serving.resources.memory is not None:
-        amounts["memory"] = str(serving.resources.memory)
-    if serving.resources.gpus:
-        amounts[pool.gpu_resource if pool else "nvidia.com/gpu"] = str(serving.resources.gpus)
-    return {"requests": dict(amounts), "limits": dict(amounts)} if amounts else {}
 
 
 def desired_inference_service(
@@ -80,7 +67,7 @@ def desired_inference_service(
     model: dict[str, Any] = {"modelFormat": {"name": spec.artifact.format}, "storageUri": storage_uri}
     if spec.artifact.runtime:
         model["runtime"] = spec.artifact.runtime
-    resources = _resources(spec, pool)
+    resources = container_resources(serving.resources if serving else None, pool)
     if resources:
         model["resources"] = resources
     predictor: dict[str, Any] = {"model": model, "minReplicas": serving.min_replicas if serving else 1}

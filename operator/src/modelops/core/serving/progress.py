@@ -25,7 +25,9 @@ from pydantic import ValidationError
 from modelops.api.config import OperatorConfig
 from modelops.api.modelversion import ModelVersionSpec
 from modelops.core.acceptance import field_path
-from modelops.core.conditions import ConditionStatus, get_condition, set_condition
+from modelops.core.conditions import get_condition
+from modelops.core.drafting import StatusDraft
+from modelops.core.intents import Event, RegisterRequest
 from modelops.core.serving.inference import desired_inference_service, inference_service_name
 from modelops.core.serving.readiness import readiness
 from modelops.core.serving.roles import role_of
@@ -59,22 +61,6 @@ class ModelVersionObservation:
     registry_error: str | None = None
     inference_service: Mapping[str, Any] | None = None
     rollouts: Sequence[Mapping[str, Any]] = ()
-
-
-@dataclass(frozen=True)
-class Event:
-    type: str
-    reason: str
-    message: str
-
-
-@dataclass(frozen=True)
-class RegisterRequest:
-    model: str
-    source: str
-    run_id: str | None
-    tags: dict[str, str]
-    description: str
 
 
 @dataclass
@@ -111,25 +97,6 @@ def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None]:
     raise ValueError(f"{uri!r} is not models:/<name>/<version> or models:/<name>@<alias>")
 
 
-class _Status:
-    def __init__(self, obs: ModelVersionObservation, now: datetime) -> None:
-        self.data: dict[str, Any] = dict(obs.status)
-        self.data["observedGeneration"] = obs.generation
-        self.generation = obs.generation
-        self.now = now
-        self.events: list[Event] = []
-
-    def condition(self, type: str, status: ConditionStatus, reason: str, message: str,
-                  event: str | None = None) -> None:
-        old = get_condition(self.data.get("conditions"), type)
-        self.data["conditions"] = set_condition(
-            self.data.get("conditions"), type=type, status=status, reason=reason, message=message,
-            observed_generation=self.generation, now=self.now,
-        )
-        if event and (old is None or old.get("status") != status or old.get("reason") != reason):
-            self.events.append(Event(event, reason, message))
-
-
 def _registry_tags(obs: ModelVersionObservation, spec: ModelVersionSpec) -> dict[str, str]:
     tags = {UID_TAG: obs.uid, "modelops.io/modelversion": obs.name, "modelops.io/namespace": obs.namespace}
     lineage = spec.lineage
@@ -149,7 +116,7 @@ def _registry_tags(obs: ModelVersionObservation, spec: ModelVersionSpec) -> dict
 
 
 def plan(obs: ModelVersionObservation, config: OperatorConfig, now: datetime) -> ModelVersionDecision:
-    st = _Status(obs, now)
+    st = StatusDraft(obs.status, obs.generation, now)
     try:
         spec = ModelVersionSpec.model_validate(dict(obs.spec or {}))
     except ValidationError as error:

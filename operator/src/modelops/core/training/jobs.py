@@ -23,6 +23,7 @@ from modelops.api.config import NodePool, TrainingSettings
 from modelops.api.trainingrun import TrainingRunSpec, hyperparameter_env_name
 from modelops.core.durations import parse_duration
 from modelops.core.naming import dns_label
+from modelops.core.resources import container_resources
 
 RUN_LABEL = "modelops.io/trainingrun"
 MODEL_LABEL = "modelops.io/model"
@@ -63,20 +64,6 @@ def _env(spec: TrainingRunSpec, *, tracking_uri: str, mlflow_run_id: str) -> lis
     return env
 
 
-def _resources(spec: TrainingRunSpec, pool: NodePool | None) -> dict[str, Any]:
-    if spec.resources is None:
-        return {}
-    amounts: dict[str, str] = {}
-    if spec.resources.cpu is not None:
-        amounts["cpu"] = str(spec.resources.cpu)
-    if spec.resources.memory is not None:
-        amounts["memory"] = str(spec.resources.memory)
-    if spec.resources.gpus:
-        gpu_resource = pool.gpu_resource if pool is not None else "nvidia.com/gpu"
-        amounts[gpu_resource] = str(spec.resources.gpus)
-    return {"requests": dict(amounts), "limits": dict(amounts)} if amounts else {}
-
-
 def desired_job(
     *,
     name: str,
@@ -108,7 +95,7 @@ def desired_job(
         container["command"] = list(spec.command)
     if spec.args:
         container["args"] = list(spec.args)
-    resources = _resources(spec, pool)
+    resources = container_resources(spec.resources, pool)
     if resources:
         container["resources"] = resources
     pod_spec: dict[str, Any] = {

@@ -22,8 +22,10 @@ from modelops.api.common import to_wire
 from modelops.api.config import OperatorConfig
 from modelops.api.trainingrun import RegisterSpec, TrainingPhase, TrainingRunSpec
 from modelops.core.acceptance import field_path
-from modelops.core.conditions import ConditionStatus, format_time, get_condition, set_condition
+from modelops.core.conditions import format_time, get_condition
+from modelops.core.drafting import StatusDraft
 from modelops.core.durations import parse_duration
+from modelops.core.intents import Event, RegisterRequest
 from modelops.core.naming import dns_label
 from modelops.core.training.gates import evaluate_gates, failure_message
 from modelops.core.training.jobs import MODEL_LABEL, RUN_LABEL, desired_job, image_pinned, job_name
@@ -93,27 +95,11 @@ class TrainingObservation:
 
 
 @dataclass(frozen=True)
-class Event:
-    type: str  # Normal | Warning
-    reason: str
-    message: str
-
-
-@dataclass(frozen=True)
 class RunRequest:
     experiment: str
     run_name: str
     tags: dict[str, str]
     params: dict[str, str]
-
-
-@dataclass(frozen=True)
-class RegisterRequest:
-    model: str
-    source: str
-    run_id: str
-    tags: dict[str, str]
-    description: str
 
 
 @dataclass
@@ -145,33 +131,16 @@ def alternative_model_version_name(model: str, version: str, run_id: str) -> str
     return dns_label(f"{model}-v{version}-{run_id[:8]}")
 
 
-class _Status:
-    """The status being planned, and the events its transitions cause."""
+class _Status(StatusDraft):
+    """The status being planned, with the phase transitions of a TrainingRun."""
 
     def __init__(self, observation: TrainingObservation, now: datetime) -> None:
-        self.before = dict(observation.status)
-        self.data: dict[str, Any] = dict(observation.status)
-        self.generation = observation.generation
-        self.now = now
-        self.events: list[Event] = []
-        self.data["observedGeneration"] = observation.generation
+        super().__init__(observation.status, observation.generation, now)
         self.data.setdefault("phase", TrainingPhase.PENDING.value)
 
     @property
     def phase(self) -> str:
         return str(self.data["phase"])
-
-    def condition(self, type: str, status: bool, reason: str, message: str,
-                  event: str | None = None) -> None:
-        old = get_condition(self.data.get("conditions"), type)
-        value: ConditionStatus = "True" if status else "False"
-        self.data["conditions"] = set_condition(
-            self.data.get("conditions"), type=type, status=value, reason=reason, message=message,
-            observed_generation=self.generation, now=self.now,
-        )
-        flipped = old is None or old.get("status") != value or old.get("reason") != reason
-        if event and flipped:
-            self.events.append(Event(event, reason, message))
 
     def move(self, phase: TrainingPhase, message: str, *, event: str | None = None,
              reason: str | None = None) -> None:
