@@ -30,7 +30,7 @@ crds-check: $(STAMP)
 	$(PY) hack/gen_crds.py --check
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check operator/src hack tests bench
+	$(VENV)/bin/ruff check operator/src hack tests
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

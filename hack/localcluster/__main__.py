@@ -1,6 +1,6 @@
 """``python hack/localcluster {build,up,down,status,kubeconfig,run}`` — the local control plane CLI.
 
-- ``build``: compile (or find in the cache) every binary, print where they are.
+- ``build``: compile (or find in the cache) every binary (and helm, for the chart tests).
 - ``up``: start a detached cluster in ``--dir`` (default ``~/.cache/modelops/clusters/dev``).
 - ``down``: stop it.  ``status``: what runs, where.  ``kubeconfig``: print its path.
 - ``run -- CMD...``: start a cluster, run CMD with ``KUBECONFIG`` set, stop the cluster whatever
@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "build":
         for name, path in building.ensure_binaries().items():
             print(f"{name:24} {path}")
+        print(f"{'helm':24} {building.ensure_helm()}")
         return 0
     if args.command == "up":
         cluster = LocalCluster(directory, detached=True)

@@ -43,6 +43,10 @@ def binary_paths() -> dict[str, Path]:
     return paths
 
 
+def helm_path() -> Path:
+    return bin_dir() / f"helm-{versions.HELM}" / "helm"
+
+
 def _go_env() -> dict[str, str]:
     env = dict(os.environ)
     # GOTOOLCHAIN=local: never download a surprise toolchain; CGO off: static, no C toolchain needed.
@@ -140,18 +144,31 @@ def build_etcd() -> None:
     shutil.rmtree(work)
 
 
-def build_kwok() -> None:
-    work = _fresh_workdir(f"kwok-{versions.KWOK}")
-    # kwok's go.mod has no replaces, so a plain `go install module@tag` works.
+def _go_install(name: str, package: str, version: str, target: Path) -> None:
+    """`go install package@version` into the cache (for modules without replace directives)."""
+    work = _fresh_workdir(f"{name}-{version}")
     env_bin = work / "gobin"
-    cmd = ["go", "install", "-trimpath", "-ldflags", "-s -w", f"sigs.k8s.io/kwok/cmd/kwok@{versions.KWOK}"]
+    cmd = ["go", "install", "-trimpath", "-ldflags", "-s -w", f"{package}@{version}"]
     print(f"+ GOBIN={env_bin} {' '.join(cmd)}", file=sys.stderr, flush=True)
     env = _go_env() | {"GOBIN": str(env_bin), "GOFLAGS": "-buildvcs=false"}
     proc = subprocess.run(cmd, cwd=work, env=env, text=True, capture_output=True)
     if proc.returncode != 0:
-        raise RuntimeError(f"building kwok failed:\n{proc.stdout}\n{proc.stderr}")
-    _install(env_bin / "kwok", binary_paths()["kwok"])
+        raise RuntimeError(f"building {name} failed:\n{proc.stdout}\n{proc.stderr}")
+    _install(env_bin / name, target)
     shutil.rmtree(work)
+
+
+def build_kwok() -> None:
+    # kwok's go.mod has no replaces, so a plain `go install module@tag` works.
+    _go_install("kwok", "sigs.k8s.io/kwok/cmd/kwok", versions.KWOK, binary_paths()["kwok"])
+
+
+def ensure_helm() -> Path:
+    """Helm, built from the Go module proxy on first use and cached like the control plane."""
+    path = helm_path()
+    if not path.exists():
+        _go_install("helm", "helm.sh/helm/v3/cmd/helm", versions.HELM, path)
+    return path
 
 
 BUILDERS = {"etcd": build_etcd, "kwok": build_kwok, "kube-apiserver": build_kubernetes}

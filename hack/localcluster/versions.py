@@ -8,6 +8,8 @@ which is also what k8s.io/kubernetes v1.36.3's own go.mod requires.
 KUBERNETES = "v1.36.3"
 ETCD = "v3.6.8"
 KWOK = "v0.8.0"
+# Helm renders charts/ in the chart tests (`helm template`, then a server-side dry run).
+HELM = "v3.22.0"
 
 # Upstream projects whose CRDs are read from the Go module cache (never copied into the repo).
 KSERVE_MODULE = ("github.com/kserve/kserve", "v0.20.0")

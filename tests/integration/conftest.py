@@ -59,8 +59,10 @@ def namespace(api: client.ApiClient) -> Iterator[str]:
 
 
 class OperatorProcess:
-    def __init__(self, cluster: LocalCluster, log_path: Path, config: dict | None = None) -> None:
+    def __init__(self, cluster: LocalCluster, log_path: Path, config: dict | None = None,
+                 kubeconfig: Path | None = None) -> None:
         self.cluster = cluster
+        self.kubeconfig = kubeconfig or cluster.kubeconfig
         self.log_path = log_path
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -69,7 +71,7 @@ class OperatorProcess:
 
     def start(self, timeout: float = 60) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
-        env = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig), "PYTHONUNBUFFERED": "1",
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1",
                "MODELOPS_CONFIG": str(self.config_path)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "modelops", "--liveness", f"http://127.0.0.1:{self.port}/healthz"],
