@@ -10,13 +10,10 @@ is server-side applied; a models:/ URI is resolved only while status has no reso
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from modelops.api.config import OperatorConfig
 from modelops.core.intents import Event
 from modelops.core.serving.inference import inference_service_name
 from modelops.core.serving.progress import (
@@ -30,14 +27,13 @@ from modelops.core.serving.progress import (
 )
 from modelops.core.serving.roles import role_of
 from modelops.k8s import objects
-from modelops.k8s.session import KubeSession
-from modelops.reconcilers.finishing import announce, finish
-from modelops.registry.mlflow import MLflowClient, MLflowError, MLflowUnavailable, ModelVersionInfo
+from modelops.reconcilers.cycle import Reconciler
+from modelops.reconcilers.finishing import announce
+from modelops.registry.mlflow import MLflowError, MLflowUnavailable, ModelVersionInfo
 
 API_VERSION = "modelops.io/v1alpha1"
 KIND = "ModelVersion"
 ISVC_API = "serving.kserve.io/v1beta1"
-MAX_PASSES = 3
 ARCHIVED_TAG = "modelops.archived"
 
 logger = logging.getLogger(__name__)
@@ -47,34 +43,12 @@ def _version(info: ModelVersionInfo) -> RegistryVersion:
     return RegistryVersion(name=info.name, version=info.version, source=info.source)
 
 
-class ServingReconciler:
-    def __init__(self, session: KubeSession, mlflow: MLflowClient | None, config: OperatorConfig) -> None:
-        self.session = session
-        self.mlflow = mlflow
-        self.config = config
-        self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+class ServingReconciler(Reconciler[ModelVersionObservation, ModelVersionDecision]):
+    KIND = "ModelVersion"
+    MAX_PASSES = 3
 
-    def forget(self, namespace: str, name: str) -> None:
-        self._locks.pop((namespace, name), None)
-
-    async def reconcile(self, namespace: str, name: str) -> float | None:
-        async with self._locks[(namespace, name)]:
-            body = await objects.get(self.session, API_VERSION, KIND, namespace, name)
-            if body is None or body["metadata"].get("deletionTimestamp"):
-                return None
-            status: dict[str, Any] = dict(body.get("status") or {})
-            decision: ModelVersionDecision | None = None
-            posted = []
-            for _ in range(MAX_PASSES):
-                observation = await self._observe(body, status)
-                decision = plan(observation, self.config, datetime.now(UTC))
-                status = await self._execute(body, decision)
-                posted.extend(decision.events)
-                if not decision.needs_another_pass:
-                    break
-            assert decision is not None
-            await finish(self.session, body, status, posted)
-            return decision.requeue_after
+    def _plan(self, observation: ModelVersionObservation, now: datetime) -> ModelVersionDecision:
+        return plan(observation, self.config, now)
 
     async def servers_of(self, namespace: str, name: str) -> list[str]:
         """The Rollouts that name this ModelVersion (it must not go while any does)."""

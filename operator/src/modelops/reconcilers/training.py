@@ -11,13 +11,10 @@ an operator killed at any point converges on restart without a second Job or a s
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from modelops.api.config import OperatorConfig
 from modelops.core.naming import dns_label
 from modelops.core.training.jobs import RUN_LABEL, job_name
 from modelops.core.training.progress import (
@@ -34,13 +31,11 @@ from modelops.core.training.progress import (
 )
 from modelops.k8s import objects
 from modelops.k8s.errors import Conflict, KubeError
-from modelops.k8s.session import KubeSession
-from modelops.reconcilers.finishing import finish
-from modelops.registry.mlflow import MLflowClient, RunInfo
+from modelops.reconcilers.cycle import Reconciler
+from modelops.registry.mlflow import RunInfo
 
 API_VERSION = "modelops.io/v1alpha1"
 KIND = "TrainingRun"
-MAX_PASSES = 6
 
 logger = logging.getLogger(__name__)
 
@@ -90,35 +85,12 @@ def pod_state(pod: dict[str, Any]) -> PodState:
     )
 
 
-class TrainingReconciler:
-    def __init__(self, session: KubeSession, mlflow: MLflowClient | None, config: OperatorConfig) -> None:
-        self.session = session
-        self.mlflow = mlflow
-        self.config = config
-        self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+class TrainingReconciler(Reconciler[TrainingObservation, TrainingDecision]):
+    KIND = "TrainingRun"
+    MAX_PASSES = 6
 
-    def forget(self, namespace: str, name: str) -> None:
-        self._locks.pop((namespace, name), None)
-
-    async def reconcile(self, namespace: str, name: str) -> float | None:
-        """One reconcile; returns seconds until the next one is due (None: only on events)."""
-        async with self._locks[(namespace, name)]:
-            body = await objects.get(self.session, API_VERSION, KIND, namespace, name)
-            if body is None or body["metadata"].get("deletionTimestamp"):
-                return None
-            status: dict[str, Any] = dict(body.get("status") or {})
-            decision: TrainingDecision | None = None
-            posted: list[Any] = []
-            for _ in range(MAX_PASSES):
-                observation = await self._observe(body, status)
-                decision = plan(observation, self.config, datetime.now(UTC))
-                status = await self._execute(body, decision)
-                posted.extend(decision.events)
-                if not decision.needs_another_pass:
-                    break
-            assert decision is not None
-            await finish(self.session, body, status, posted)
-            return decision.requeue_after
+    def _plan(self, observation: TrainingObservation, now: datetime) -> TrainingDecision:
+        return plan(observation, self.config, now)
 
     # -- observe ---------------------------------------------------------------------------------
 
