@@ -20,6 +20,7 @@ import socket
 import ssl
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -66,10 +67,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> None:
-    # Linux: deliver SIGKILL to the child when the process that started it dies.
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # 1 == PR_SET_PDEATHSIG
+def die_with_parent(sig: int = signal.SIGKILL) -> Callable[[], None]:
+    """A ``preexec_fn``: Linux delivers ``sig`` to the child when the process that started it dies."""
+
+    def arm() -> None:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, sig)  # 1 == PR_SET_PDEATHSIG
+
+    return arm
 
 
 def _alive(pid: int) -> bool:
@@ -256,7 +261,7 @@ class LocalCluster:
             stdin=subprocess.DEVNULL,
             # Own session: Ctrl-C in the terminal reaches only us; we stop children in order.
             start_new_session=True,
-            preexec_fn=None if self.detached else _die_with_parent,
+            preexec_fn=None if self.detached else die_with_parent(),
         )
         log.close()
 

@@ -21,7 +21,6 @@ come up, the fixture raises with the log tail: never a skip.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import signal
@@ -34,17 +33,11 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
-from localcluster.cluster import free_port
+from localcluster.cluster import die_with_parent, free_port
 
 
 class MLflowServerError(RuntimeError):
     """The MLflow server did not start; the message carries the tail of its log."""
-
-
-def _die_with_parent() -> None:
-    # Linux: deliver SIGTERM to the child when the process that started it dies.
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGTERM)  # 1 == PR_SET_PDEATHSIG
 
 
 def mlflow_executable() -> Path:
@@ -102,7 +95,8 @@ class MLflowServer:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                # SIGTERM, not SIGKILL: uvicorn then stops its own worker too.
+                preexec_fn=die_with_parent(signal.SIGTERM),
             )
         try:
             self._wait_ready(started)

@@ -20,6 +20,18 @@ def format_time(now: datetime) -> str:
     return now.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_time(text: object) -> datetime | None:
+    """The inverse of ``format_time`` for what the API server stores; None for anything else.
+    A time without a zone is taken as UTC (the API server never writes one, but humans do)."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def set_condition(
     conditions: Sequence[Mapping[str, Any]] | None,
     *,

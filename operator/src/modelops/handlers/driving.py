@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import kopf
 
+from modelops.api import GROUP
 from modelops.k8s.errors import KubeError, Unavailable
 from modelops.registry.mlflow import MLflowError, MLflowUnavailable
 
@@ -31,6 +33,13 @@ def wake(wakers: Wakers, namespace: str | None, name: str | None) -> None:
     event = wakers.get((namespace, name))
     if event is not None:
         event.set()
+
+
+def wake_owner(wakers: Wakers, body: Mapping[str, Any], namespace: str | None, kind: str) -> None:
+    """A child changed (a Job, an InferenceService): wake the modelops object that owns it."""
+    for owner in (body.get("metadata") or {}).get("ownerReferences") or []:
+        if owner.get("kind") == kind and str(owner.get("apiVersion", "")).startswith(f"{GROUP}/"):
+            wake(wakers, namespace, owner.get("name"))
 
 
 async def drive(reconcile: Callable[[], Awaitable[float | None]], event: asyncio.Event,

@@ -36,9 +36,7 @@ def spec_changed(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.on.event("serving.kserve.io", "v1beta1", "inferenceservices", labels={MODELVERSION_LABEL: kopf.PRESENT})
 def inference_service_changed(body: kopf.Body, namespace: str, memo: kopf.Memo, **_: Any) -> None:
-    for owner in body.metadata.get("ownerReferences") or []:
-        if owner.get("kind") == "ModelVersion" and owner.get("apiVersion", "").startswith(GROUP + "/"):
-            driving.wake(memo.serving_wakers, namespace, owner.get("name"))
+    driving.wake_owner(memo.serving_wakers, body, namespace, "ModelVersion")
 
 
 @kopf.on.event(GROUP, VERSION, "rollouts")

@@ -52,9 +52,7 @@ async def spec_changed(namespace: str, name: str, memo: kopf.Memo, status: kopf.
 
 @kopf.on.event("batch", "v1", "jobs", labels={RUN_LABEL: kopf.PRESENT})
 def job_changed(body: kopf.Body, namespace: str, memo: kopf.Memo, **_: Any) -> None:
-    for owner in body.metadata.get("ownerReferences") or []:
-        if owner.get("kind") == "TrainingRun" and owner.get("apiVersion", "").startswith(GROUP + "/"):
-            driving.wake(memo.training_wakers, namespace, owner.get("name"))
+    driving.wake_owner(memo.training_wakers, body, namespace, "TrainingRun")
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL, id="forget", optional=True)

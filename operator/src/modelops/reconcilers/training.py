@@ -15,6 +15,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from modelops.core.conditions import parse_time
 from modelops.core.naming import dns_label
 from modelops.core.training.jobs import RUN_LABEL, job_name
 from modelops.core.training.progress import (
@@ -40,12 +41,6 @@ KIND = "TrainingRun"
 logger = logging.getLogger(__name__)
 
 
-def _time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def job_state(job: dict[str, Any]) -> JobState:
     status = job.get("status") or {}
     conditions = {c.get("type"): c for c in status.get("conditions") or [] if c.get("status") == "True"}
@@ -68,7 +63,7 @@ def pod_state(pod: dict[str, Any]) -> PodState:
     for condition in status.get("conditions") or []:
         if condition.get("type") == "PodScheduled" and condition.get("status") == "False" \
                 and condition.get("reason") == "Unschedulable":
-            since = _time(condition.get("lastTransitionTime"))
+            since = parse_time(condition.get("lastTransitionTime"))
             message = condition.get("message")
     reason = term_message = None
     exit_code = None
@@ -81,7 +76,7 @@ def pod_state(pod: dict[str, Any]) -> PodState:
         name=pod["metadata"]["name"], phase=str(status.get("phase") or "Pending"),
         unschedulable_since=since, unschedulable_message=message,
         terminated_reason=reason, terminated_message=term_message, exit_code=exit_code,
-        created=_time(pod["metadata"].get("creationTimestamp")),
+        created=parse_time(pod["metadata"].get("creationTimestamp")),
     )
 
 

@@ -420,32 +420,24 @@ class MLflowClient:
             if exc.error_code != _RESOURCE_ALREADY_EXISTS:
                 raise
 
-    async def find_model_version_by_run(self, name: str, run_id: str) -> ModelVersionInfo | None:
-        """The newest version of ``name`` registered from ``run_id``, if any."""
-        answer = await self._request(
-            "GET",
-            "model-versions/search",
-            params={"filter": f"name = {_quote_value(name)} and run_id = {_quote_value(run_id)}"},
-        )
+    async def _newest_version(self, filter_string: str) -> ModelVersionInfo | None:
+        answer = await self._request("GET", "model-versions/search", params={"filter": filter_string})
         versions = [_parse_model_version(mv) for mv in answer.get("model_versions") or ()]
-        # The search result omits aliases; re-read the chosen version so the answer is complete.
         if not versions:
             return None
         newest = max(versions, key=lambda mv: int(mv.version))
+        # The search result omits aliases; re-read the chosen version so the answer is complete.
         return await self.get_model_version(newest.name, newest.version) or newest
+
+    async def find_model_version_by_run(self, name: str, run_id: str) -> ModelVersionInfo | None:
+        """The newest version of ``name`` registered from ``run_id``, if any."""
+        return await self._newest_version(f"name = {_quote_value(name)} and run_id = {_quote_value(run_id)}")
 
     async def find_model_version_by_tag(self, name: str, key: str, value: str) -> ModelVersionInfo | None:
         """The newest version of ``name`` carrying the tag ``key=value``, if any."""
-        answer = await self._request(
-            "GET",
-            "model-versions/search",
-            params={"filter": f"name = {_quote_value(name)} and tags.{_quote_key(key)} = {_quote_value(value)}"},
+        return await self._newest_version(
+            f"name = {_quote_value(name)} and tags.{_quote_key(key)} = {_quote_value(value)}"
         )
-        versions = [_parse_model_version(mv) for mv in answer.get("model_versions") or ()]
-        if not versions:
-            return None
-        newest = max(versions, key=lambda mv: int(mv.version))
-        return await self.get_model_version(newest.name, newest.version) or newest
 
     async def create_model_version(
         self,

@@ -92,7 +92,7 @@ from modelops.core.acceptance import field_path
 from modelops.core.analysis.sequential import SequentialDecision
 from modelops.core.analysis.srm import SampleRatio
 from modelops.core.analysis.verdicts import AnalysisPhase, Assessment
-from modelops.core.conditions import format_time, get_condition
+from modelops.core.conditions import format_time, get_condition, parse_time
 from modelops.core.drafting import StatusDraft
 from modelops.core.durations import parse_duration
 from modelops.core.intents import Event
@@ -237,15 +237,6 @@ def _aware(moment: datetime) -> datetime:
 def _stamp(moment: datetime) -> datetime:
     """A time as status stores it (UTC, whole seconds), so a re-read status compares equal."""
     return _aware(moment).astimezone(UTC).replace(microsecond=0)
-
-
-def _parse_time(text: object) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return _aware(datetime.fromisoformat(text.replace("Z", "+00:00")))
-    except ValueError:
-        return None
 
 
 def _read_status(status: Mapping[str, Any]) -> RolloutStatus:
@@ -683,10 +674,10 @@ class _Planner:
         """Fail when the candidate has not been Ready for progressDeadline; else wake at the deadline."""
         assert self.spec is not None
         conditions = self.draft.data.get("conditions")
-        since = _parse_time((get_condition(conditions, CANDIDATE_READY) or {}).get("lastTransitionTime"))
+        since = parse_time((get_condition(conditions, CANDIDATE_READY) or {}).get("lastTransitionTime"))
         paused = get_condition(conditions, PAUSED)
         if paused is not None and paused.get("status") == "False" and paused.get("reason") == "Resumed":
-            resumed_at = _parse_time(paused.get("lastTransitionTime"))
+            resumed_at = parse_time(paused.get("lastTransitionTime"))
             if resumed_at is not None and (since is None or resumed_at > since):
                 since = resumed_at
         since = since or self.stamp
