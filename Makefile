@@ -8,12 +8,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/hack
 
-.PHONY: help install dev test lint unit integration crds crds-check cluster-build cluster-up cluster-down cluster-status clean
+.PHONY: help install dev test lint unit integration crds crds-check cluster-build cluster-up cluster-down cluster-status bench bench-rollback clean
 
 help:
 	@echo "make dev    - local control plane + CRDs + MLflow + the operator in the foreground (Ctrl-C stops all)"
 	@echo "make test   - lint, type checks, layer contracts and every test tier on a local control plane"
 	@echo "make crds   - regenerate crds/ from the pydantic models"
+	@echo "make bench  - benchmarks (rollback latency against a direct route edit)"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,7 +31,7 @@ crds-check: $(STAMP)
 	$(PY) hack/gen_crds.py --check
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check operator/src hack tests
+	$(VENV)/bin/ruff check operator/src hack tests bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
@@ -56,6 +57,12 @@ integration: $(STAMP) cluster-build
 # run fail if a tier collected nothing or anything was skipped: a silent tier is a defect.
 test: lint crds-check cluster-build
 	MODELOPS_REQUIRE_TIERS=unit,integration $(PY) -m pytest tests/unit tests/integration
+
+# Benchmarks print their numbers and the peer measured in the same run (not part of make test).
+bench: bench-rollback
+
+bench-rollback: $(STAMP) cluster-build
+	$(PY) bench/rollback.py --rounds 50
 
 dev: $(STAMP) cluster-build
 	$(PY) hack/localcluster dev

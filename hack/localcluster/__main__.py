@@ -1,6 +1,7 @@
 """``python hack/localcluster {build,up,down,status,kubeconfig,run}`` — the local control plane CLI.
 
-- ``build``: compile (or find in the cache) every binary (and helm, for the chart tests).
+- ``build``: compile (or find in the cache) every binary (and helm, for the chart tests), and fetch
+  Prometheus and promtool from Debian's ``prometheus`` package (for the metrics tests).
 - ``up``: start a detached cluster in ``--dir`` (default ``~/.cache/modelops/clusters/dev``).
 - ``down``: stop it.  ``status``: what runs, where.  ``kubeconfig``: print its path.
 - ``run -- CMD...``: start a cluster, run CMD with ``KUBECONFIG`` set, stop the cluster whatever
@@ -23,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from localcluster import building
 from localcluster.cluster import ClusterState, LocalCluster, _alive, default_directory, stop_detached
+from localcluster.prometheus_server import ensure_prometheus_binaries
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, path in building.ensure_binaries().items():
             print(f"{name:24} {path}")
         print(f"{'helm':24} {building.ensure_helm()}")
+        for name, path in ensure_prometheus_binaries().items():
+            print(f"{name:24} {path}")
         return 0
     if args.command == "up":
         cluster = LocalCluster(directory, detached=True)

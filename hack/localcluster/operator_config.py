@@ -1,5 +1,6 @@
 """The operator configuration (what the Helm chart puts in a ConfigMap) for the local cluster:
-its node pools as the operator should see them, and the local MLflow server.
+its node pools as the operator should see them, the local MLflow server, and the local Prometheus
+that Rollout analysis queries.
 
 ``hold_training_pods`` labels training Pods so kwok keeps them Running until someone plays the
 container (``localcluster train``, or a test) and relabels them; without it a training Pod
@@ -14,7 +15,8 @@ from localcluster.nodepools import OUTCOME_LABEL, POOL_LABEL, POOLS
 
 
 def operator_config(mlflow_url: str, *, hold_training_pods: bool = True, pending_timeout: str = "2m",
-                    log_sink_url: str | None = None) -> dict[str, Any]:
+                    log_sink_url: str | None = None, prometheus_url: str | None = None,
+                    query_timeout: str = "5s") -> dict[str, Any]:
     training: dict[str, Any] = {"pendingTimeout": pending_timeout}
     if hold_training_pods:
         training["podLabels"] = {OUTCOME_LABEL: "hold"}
@@ -33,4 +35,5 @@ def operator_config(mlflow_url: str, *, hold_training_pods: bool = True, pending
         "mlflow": {"trackingUri": mlflow_url},
         "training": training,
         "serving": {"logSinkUrl": log_sink_url} if log_sink_url else {},
+        "analysis": {"prometheusUrl": prometheus_url, "queryTimeout": query_timeout} if prometheus_url else {},
     }

@@ -25,7 +25,9 @@ from localcluster.cluster import LocalCluster, free_port
 # The real MLflow server fixture lives in its own module; importing it registers it here.
 from localcluster.mlflow_server import MLflowServer
 from localcluster.operator_config import operator_config
+from localcluster.prometheus_server import PrometheusServer
 from tests.integration.mlflow_fixtures import mlflow_server  # noqa: F401
+from tests.integration.prometheus_fixtures import exporter_ports, metrics_exporter, prometheus_server  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -106,13 +108,16 @@ class OperatorProcess:
 
 
 # Training Pods are held Running (our kwok stage) until a test, playing the container, relabels
-# them; a short pendingTimeout lets the capacity test see the Unschedulable condition quickly.
+# them; a short pendingTimeout lets the capacity test see the Unschedulable condition quickly; a
+# short query timeout lets the analysis tests see a stopped Prometheus as Error measurements fast.
 @pytest.fixture(scope="session")
 def operator(cluster: LocalCluster, mlflow_server: MLflowServer,  # noqa: F811
+             prometheus_server: PrometheusServer,  # noqa: F811
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
     process = OperatorProcess(cluster, tmp_path_factory.mktemp("operator") / "operator.log",
                               operator_config(mlflow_server.url, pending_timeout="3s",
-                                              log_sink_url="http://logsink.modelops.test:8080"))
+                                              log_sink_url="http://logsink.modelops.test:8080",
+                                              prometheus_url=prometheus_server.url, query_timeout="2s"))
     process.start()
     yield process
     process.stop()

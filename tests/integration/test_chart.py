@@ -18,6 +18,7 @@ from localcluster.cluster import LocalCluster
 from localcluster.mlflow_server import MLflowServer
 from localcluster.operator_config import operator_config
 from tests.integration.conftest import OperatorProcess
+from tests.integration.kserve_status import ready_status
 from tests.integration.manifests import REPO, documents
 from tests.integration.waiting import wait_for
 
@@ -149,6 +150,21 @@ def test_operator_works_with_only_the_charts_rbac(
                               or {}).get("phase") == "Running", 60, "the TrainingRun running, under the SA")
             events = client.CoreV1Api(api).list_namespaced_event(namespace).items
             assert any(e.reason == "JobCreated" for e in events)
+            # A Rollout through Gateway API: the HTTPRoute is written under the SA too.
+            rollout_docs = documents(REPO / "examples" / "04-rollout-gateway-api.yaml")
+            for doc in rollout_docs:
+                doc["spec"]["model"] = f"rbac-route-{namespace}"
+                if doc["kind"] == "Rollout":
+                    doc["spec"]["target"] = "fraud-detector-v3"
+                dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"]).server_side_apply(
+                    body=doc, namespace=namespace, field_manager="chart-test")
+            wait_for(lambda: isvcs.get(name="fraud-detector-v3", namespace=namespace), 60, "the v3 ISVC")
+            isvcs.status.patch(name="fraud-detector-v3", namespace=namespace,
+                               body={"status": ready_status("http://fraud-detector-v3")},
+                               content_type="application/merge-patch+json")
+            routes = dyn.resources.get(api_version="gateway.networking.k8s.io/v1", kind="HTTPRoute")
+            wait_for(lambda: routes.get(name="fraud-detector", namespace=namespace), 60,
+                     "the HTTPRoute, written under the SA")
         finally:
             restricted.stop()
         # RBAC denials read `User "system:serviceaccount:..." cannot <verb> resource ...`; other 403s

@@ -20,6 +20,7 @@ from mlflow.tracking import MlflowClient
 from localcluster.cluster import LocalCluster
 from localcluster.mlflow_server import MLflowServer
 from tests.integration.conftest import OperatorProcess
+from tests.integration.kserve_status import ready_status
 from tests.integration.manifests import REPO, apply, documents
 from tests.integration.waiting import wait_for
 
@@ -76,21 +77,6 @@ def env(dyn: dynamic.DynamicClient, api: client.ApiClient, namespace: str, opera
 @pytest.fixture(scope="module")
 def mlflow(mlflow_server: MLflowServer) -> MlflowClient:
     return MlflowClient(tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url)
-
-
-def ready_status(url: str) -> dict[str, Any]:
-    """An InferenceService status as KServe writes it when the predictor is up and loaded."""
-    now = "2026-11-25T12:00:00Z"
-    return {
-        "url": url,
-        "conditions": [
-            {"type": "PredictorReady", "status": "True", "lastTransitionTime": now},
-            {"type": "IngressReady", "status": "True", "lastTransitionTime": now},
-            {"type": "Ready", "status": "True", "lastTransitionTime": now},
-        ],
-        "modelStatus": {"states": {"activeModelState": "Loaded", "targetModelState": "Loaded"},
-                        "transitionStatus": "UpToDate"},
-    }
 
 
 def test_cpu_example_is_registered_served_and_follows_isvc_status(

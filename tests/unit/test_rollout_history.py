@@ -48,3 +48,20 @@ def test_summaries_fold_into_each_other_and_keep_counting() -> None:
     assert f"StepStarted×{350 - 99 - rolled_back}" in summary.message
     # The status model accepts what is written.
     RolloutStatus.model_validate({"history": [to_wire(e) for e in trail]})
+
+
+def test_the_actor_is_the_newest_field_manager_that_owns_spec() -> None:
+    from modelops.core.rollout.history import spec_actor
+
+    managed = [
+        {"manager": "argocd-controller", "operation": "Apply", "time": "2026-03-01T10:00:00Z",
+         "fieldsV1": {"f:spec": {"f:target": {}}}},
+        {"manager": "kubectl-patch", "operation": "Update", "time": "2026-03-01T11:00:00Z",
+         "fieldsV1": {"f:spec": {"f:target": {}}}},
+        {"manager": "modelops", "operation": "Update", "subresource": "status", "time": "2026-03-01T12:00:00Z",
+         "fieldsV1": {"f:status": {}}},
+        {"manager": "kopf", "operation": "Update", "time": "2026-03-01T12:30:00Z",
+         "fieldsV1": {"f:metadata": {"f:annotations": {}}}},
+    ]
+    assert spec_actor(managed) == "kubectl-patch"
+    assert spec_actor([]) == "spec" and spec_actor(None, default="unknown") == "unknown"

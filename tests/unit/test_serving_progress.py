@@ -853,3 +853,32 @@ def test_plan_on_kserve_shaped_statuses_is_idempotent(status: dict[str, Any]) ->
     second = _replan(obs, first)
     assert second.status == first.status
     assert second.events == []
+
+
+# -- Retired by keepWarm, and served by a Rollout's kserve router ---------------------------------
+
+
+def test_a_version_retired_by_keep_warm_stops_serving_and_keeps_its_record() -> None:
+    retired = {"metadata": {"name": "fraud", "namespace": NS}, "spec": {"model": "fraud-detector", "target": "v9"},
+               "status": {"stable": "v9", "retired": [NAME]}}
+    decision = plan(_obs(inference_service=LOADED, rollouts=[retired]), CONFIG, NOW)
+    assert decision.status["role"] == "archived" and "servedBy" not in decision.status
+    assert decision.delete_inference_service is not None and decision.apply_inference_service is None
+    assert decision.status["ready"] is False and decision.status["reason"] == "Retired"
+    named_again = {**retired, "spec": {"model": "fraud-detector", "target": NAME}}
+    again = plan(_obs(inference_service=None, rollouts=[named_again]), CONFIG, NOW)
+    assert again.status["role"] == "candidate" and again.apply_inference_service is not None
+
+
+def test_a_version_served_by_a_kserve_router_gets_no_inference_service_of_its_own() -> None:
+    from modelops.core.serving.readiness import Readiness
+
+    rollout = {"metadata": {"name": "fraud", "namespace": NS},
+               "spec": {"model": "fraud-detector", "target": NAME,
+                        "trafficRouting": {"kserve": {"inferenceService": "fraud"}}},
+               "status": {"stable": NAME}}
+    routed = ("fraud", Readiness(True, "Ready", "the predictor is Ready"))
+    decision = plan(_obs(inference_service=LOADED, rollouts=[rollout], routed=routed), CONFIG, NOW)
+    assert decision.apply_inference_service is None and decision.delete_inference_service is not None
+    assert decision.status["inferenceService"] == "fraud" and decision.status["ready"] is True
+    assert decision.status["role"] == "champion"

@@ -143,3 +143,23 @@ def test_role_matches_a_rollout_by_rollout_reading(items: list[dict[str, Any]]) 
     assert holders == sorted(name for name, _ in roles)
     expected = max((rank for _, rank in roles), default=0)
     assert best is {3: Role.CHAMPION, 2: Role.CANDIDATE, 1: Role.PREVIOUS, 0: Role.NONE}[expected]
+
+
+def test_a_retired_version_is_archived_and_holds_nothing() -> None:
+    rollout = _rollout("a", target="fraud-detector-v9", stable="fraud-detector-v9")
+    rollout["status"]["retired"] = [MV]
+    assert role_of(MV, [rollout]) == (Role.ARCHIVED, [])
+    warm_elsewhere = _rollout("b", stable="fraud-detector-v9", warm=[MV])
+    assert role_of(MV, [rollout, warm_elsewhere]) == (Role.PREVIOUS, ["b"])
+
+
+def test_kserve_router_of_names_the_rollout_and_its_inference_service() -> None:
+    from modelops.core.serving.roles import kserve_router_of
+
+    rollout = _rollout("a", target=MV, stable="fraud-detector-v1")
+    assert kserve_router_of(MV, [rollout]) is None  # not a kserve router
+    rollout["spec"]["trafficRouting"] = {"kserve": {"inferenceService": "fraud"}}
+    assert kserve_router_of(MV, [rollout]) == ("a", "fraud")
+    rollout["spec"]["target"] = "fraud-detector-v1"
+    rollout["status"]["retired"] = [MV]
+    assert kserve_router_of(MV, [rollout]) is None  # retired: not deployed by the router any more

@@ -71,6 +71,22 @@ class ServingSettings(SpecModel):
     )
 
 
+class AnalysisSettings(SpecModel):
+    """Where Rollout analysis reads its numbers."""
+
+    prometheus_url: str | None = Field(
+        None,
+        description=(
+            "Prometheus base URL for built-in checks and for checks without their own address, e.g. "
+            "http://prometheus.monitoring:9090. Absent: those checks are Error (never a pass)."
+        ),
+    )
+    query_timeout: Duration = Field(
+        "5s",
+        description="Longest a query may take; a slower Prometheus is an Error measurement, not a hang. Default 5s.",
+    )
+
+
 class OperatorConfig(SpecModel):
     """Everything the operator reads at startup."""
 
@@ -79,3 +95,4 @@ class OperatorConfig(SpecModel):
     mlflow: MLflowSettings | None = Field(None, description="MLflow; required for TrainingRuns.")
     training: TrainingSettings = Field(default_factory=TrainingSettings, description="Training defaults.")
     serving: ServingSettings = Field(default_factory=ServingSettings, description="Serving defaults.")
+    analysis: AnalysisSettings = Field(default_factory=AnalysisSettings, description="Rollout analysis.")

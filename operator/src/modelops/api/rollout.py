@@ -80,6 +80,7 @@ class IstioRouting(SpecModel):
         max_length=16,
         description="Istio gateways, e.g. [istio-system/ingress]. Absent: mesh-internal traffic only.",
     )
+    port: int = Field(80, ge=1, le=65535, description="Port of the predictor Services the route sends to. Default 80.")
 
 
 class KServeRouting(SpecModel):
@@ -232,8 +233,10 @@ class Step(SpecModel):
 # ---------------------------------------------------------------------------------- analysis
 
 CHECK_KIND_MESSAGE = "a check must set exactly one of prometheus, builtin"
-CHECK_BOUND_MESSAGE = "a check needs min, max or both"
+CHECK_BOUND_MESSAGE = "a check needs min, max, margin or a combination"
 CHECK_ORDER_MESSAGE = "min must be less than or equal to max"
+CHECK_MARGIN_MESSAGE = "margin is only defined for builtin: errorRate (a non-inferiority margin on a rate)"
+CHECK_MIN_SAMPLES_MESSAGE = "minSamples applies to built-in checks only (a PromQL query reports no sample count)"
 
 
 class Builtin(StrEnum):
@@ -272,8 +275,14 @@ class AnalysisCheck(SpecModel):
     model_config = ConfigDict(
         json_schema_extra=validations(
             cel(exactly_one_rule("prometheus", "builtin"), CHECK_KIND_MESSAGE),
-            cel("has(self.min) || has(self.max)", CHECK_BOUND_MESSAGE),
+            cel("has(self.min) || has(self.max) || has(self.margin)", CHECK_BOUND_MESSAGE),
             cel("!has(self.min) || !has(self.max) || self.min <= self.max", CHECK_ORDER_MESSAGE, field_path=".min"),
+            cel(
+                "!has(self.margin) || (has(self.builtin) && self.builtin == 'errorRate')",
+                CHECK_MARGIN_MESSAGE,
+                field_path=".margin",
+            ),
+            cel("!has(self.minSamples) || has(self.builtin)", CHECK_MIN_SAMPLES_MESSAGE, field_path=".minSamples"),
         )
     )
 
@@ -291,15 +300,39 @@ class AnalysisCheck(SpecModel):
     max: float | None = Field(
         None, description="Highest passing value (inclusive), e.g. 0.01 for errorRate. Absent: no upper bound."
     )
+    margin: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description=(
+            "errorRate only: a non-inferiority margin against the stable version, e.g. 0.005. The check passes "
+            "only when the upper bound of the 90% interval of (candidate - stable) error rate is below it; an "
+            "interval entirely above it fails; one that straddles it is Inconclusive (more traffic needed)."
+        ),
+    )
+    min_samples: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000_000,
+        description=(
+            "Built-ins only: requests (predictionDivergence: scored predictions per arm) the window must hold "
+            "before the value is judged; fewer is Inconclusive, never a pass. Default 20; 200 for "
+            "predictionDivergence, whose distance between two small samples of one distribution is biased upward."
+        ),
+    )
 
     @model_validator(mode="after")
     def _shape(self) -> AnalysisCheck:
         if count_set(self.prometheus, self.builtin) != 1:
             raise ValueError(CHECK_KIND_MESSAGE)
-        if self.min is None and self.max is None:
+        if self.min is None and self.max is None and self.margin is None:
             raise ValueError(CHECK_BOUND_MESSAGE)
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(CHECK_ORDER_MESSAGE)
+        if self.margin is not None and self.builtin is not Builtin.ERROR_RATE:
+            raise ValueError(CHECK_MARGIN_MESSAGE)
+        if self.min_samples is not None and self.builtin is None:
+            raise ValueError(CHECK_MIN_SAMPLES_MESSAGE)
         return self
 
 
@@ -307,6 +340,13 @@ class Analysis(SpecModel):
     """Checks evaluated every interval while a step runs, and how many bad results are tolerated."""
 
     interval: Duration = Field("1m", description="Time between measurements, e.g. 30s. Default 1m.")
+    window: Duration | None = Field(
+        None,
+        description=(
+            "Range of the built-in measurements (the [range] of their PromQL), e.g. 5m. "
+            "Absent: the interval, but at least 1m."
+        ),
+    )
     failure_limit: int = Field(
         0,
         ge=0,
@@ -503,6 +543,25 @@ class HistoryEntry(StatusModel):
     message: Text | None = Field(None, description="Details, e.g. the failing measurement.")
 
 
+class PendingTags(StatusModel):
+    """MLflow tags still to be written on one version's registry entry (MLflow was unreachable)."""
+
+    model_version: Name = Field(description="The ModelVersion whose registry version gets the tags.")
+    tags: dict[str, Annotated[str, Field(max_length=5000)]] = Field(
+        default_factory=dict, max_length=16, description="The tags, e.g. modelops.rollout.outcome: RolledBack."
+    )
+
+
+class RegistrySync(StatusModel):
+    """What the MLflow Model Registry has been told about this rollout (aliases move with status)."""
+
+    champion: Name | None = Field(None, description="ModelVersion the alias champion was last set to.")
+    challenger: Name | None = Field(None, description="ModelVersion the alias challenger was last set to, if any.")
+    pending_tags: list[PendingTags] = Field(
+        default_factory=list, max_length=10, description="Tags not written yet (retried every reconcile)."
+    )
+
+
 class RolloutStatus(ObjectStatus):
     """Observed state of the rollout, written only by the operator."""
 
@@ -525,6 +584,18 @@ class RolloutStatus(ObjectStatus):
     warm: list[Name] = Field(
         default_factory=list, max_length=11, description="Previous champions still deployed (instant rollback targets)."
     )
+    retired: list[Name] = Field(
+        default_factory=list,
+        max_length=20,
+        description=(
+            "Previous champions no longer kept warm (keepWarm): their ModelVersions stop serving (role archived) "
+            "until a Rollout names them again. The 20 most recent."
+        ),
+    )
+    route: str | None = Field(
+        None, max_length=320, description="The object the router manages, e.g. HTTPRoute/fraud-detector."
+    )
+    registry: RegistrySync | None = Field(None, description="What the MLflow Model Registry has been told.")
     history: list[HistoryEntry] = Field(
         default_factory=list, max_length=100, description="Transitions, oldest first; the last 100 are kept."
     )

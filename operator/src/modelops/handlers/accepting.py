@@ -13,12 +13,11 @@ from typing import Any
 import kopf
 from pydantic import BaseModel
 
-from modelops.api import GROUP, VERSION, DriftMonitorSpec, RolloutSpec
+from modelops.api import GROUP, VERSION, DriftMonitorSpec
 from modelops.reconcilers.acceptance import status_changes
 
-# TrainingRun and ModelVersion are not here: their reconcilers own their whole status.
+# TrainingRun, ModelVersion and Rollout are not here: their reconcilers own their whole status.
 SPEC_MODELS: dict[str, type[BaseModel]] = {
-    "rollouts": RolloutSpec,
     "driftmonitors": DriftMonitorSpec,
 }
 

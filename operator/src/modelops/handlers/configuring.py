@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from modelops.api.config import OperatorConfig
 from modelops.core.durations import parse_duration
+from modelops.reconcilers.rollout import RolloutReconciler
 from modelops.reconcilers.serving import ServingReconciler
 from modelops.reconcilers.training import TrainingReconciler
 from modelops.reconcilers.wiring import connect_kube, make_mlflow_client
@@ -50,13 +51,16 @@ def load_config(path: str | None) -> OperatorConfig:
     try:
         raw = yaml.safe_load(Path(path).read_text()) or {}
         config = OperatorConfig.model_validate(raw)
-        parse_duration(config.training.pending_timeout)
+        for where, text in (("training.pendingTimeout", config.training.pending_timeout),
+                            ("analysis.queryTimeout", config.analysis.query_timeout)):
+            try:
+                parse_duration(text)
+            except ValueError as error:
+                raise kopf.PermanentError(f"MODELOPS_CONFIG={path}: {where}: {error}") from error
         return config
     except (OSError, yaml.YAMLError) as error:
         raise kopf.PermanentError(f"MODELOPS_CONFIG={path}: cannot read: {error}") from error
-    except ValueError as error:
-        if not isinstance(error, ValidationError):
-            raise kopf.PermanentError(f"MODELOPS_CONFIG={path}: training.pendingTimeout: {error}") from error
+    except ValidationError as error:
         problems = "; ".join(".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in error.errors())
         raise kopf.PermanentError(f"MODELOPS_CONFIG={path}: {problems}") from error
 
@@ -87,14 +91,19 @@ async def configure(settings: kopf.OperatorSettings, logger: kopf.Logger, memo: 
     memo.mlflow = make_mlflow_client(config)
     memo.training = TrainingReconciler(memo.kube, memo.mlflow, config)
     memo.serving = ServingReconciler(memo.kube, memo.mlflow, config)
+    memo.rollouts = RolloutReconciler(memo.kube, memo.mlflow, config)
     memo.training_wakers = {}
     memo.serving_wakers = {}
-    logger.info("modelops settings: finalizer=%s prefix=%s pools=%s mlflow=%s", FINALIZER, ANNOTATION_PREFIX,
-                sorted(config.node_pools), "configured" if config.mlflow else "not configured")
+    memo.rollout_wakers = {}
+    logger.info("modelops settings: finalizer=%s prefix=%s pools=%s mlflow=%s prometheus=%s", FINALIZER,
+                ANNOTATION_PREFIX, sorted(config.node_pools), "configured" if config.mlflow else "not configured",
+                "configured" if config.analysis.prometheus_url else "not configured")
 
 
 @kopf.on.cleanup()
 async def disconnect(memo: kopf.Memo, **_: Any) -> None:
+    if getattr(memo, "rollouts", None) is not None:
+        await memo.rollouts.close()
     if getattr(memo, "mlflow", None) is not None:
         await memo.mlflow.close()
     if getattr(memo, "kube", None) is not None:

@@ -13,12 +13,14 @@ from typing import Any
 import kopf
 
 from modelops.api import GROUP, VERSION
-from modelops.core.serving.inference import MODELVERSION_LABEL
+from modelops.core.serving.inference import MODEL_LABEL, MODELVERSION_LABEL
 from modelops.handlers import driving
 from modelops.k8s.errors import Unavailable
 from modelops.registry.mlflow import MLflowError, MLflowUnavailable
 
 PLURAL = "modelversions"
+# Label of the objects a Rollout's router owns (modelops.routers.interface).
+ROLLOUT_LABEL = "modelops.io/rollout"
 ARCHIVE_ATTEMPTS = 5
 
 
@@ -34,18 +36,36 @@ def spec_changed(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
     driving.wake(memo.serving_wakers, namespace, name)
 
 
+@kopf.index(GROUP, VERSION, PLURAL)
+def modelversions_by_model(namespace: str, name: str, spec: kopf.Spec, **_: Any) -> dict[tuple[str, Any], str]:
+    """(namespace, model) -> ModelVersion names: which versions a Rollout's change concerns."""
+    return {(namespace, spec.get("model")): name}
+
+
+def _wake_model(memo: kopf.Memo, index: kopf.Index[tuple[str, Any], str], namespace: str, model: Any) -> None:
+    for name in index.get((namespace, model), []):
+        driving.wake(memo.serving_wakers, namespace, name)
+
+
 @kopf.on.event("serving.kserve.io", "v1beta1", "inferenceservices", labels={MODELVERSION_LABEL: kopf.PRESENT})
 def inference_service_changed(body: kopf.Body, namespace: str, memo: kopf.Memo, **_: Any) -> None:
     driving.wake_owner(memo.serving_wakers, body, namespace, "ModelVersion")
 
 
+@kopf.on.event("serving.kserve.io", "v1beta1", "inferenceservices", id="shared-inference-service-changed",
+               labels={ROLLOUT_LABEL: kopf.PRESENT})
+def shared_inference_service_changed(labels: kopf.Labels, namespace: str, memo: kopf.Memo,
+                                     modelversions_by_model: kopf.Index[tuple[str, Any], str], **_: Any) -> None:
+    # A kserve router's InferenceService deploys its model's versions: their readiness is in it.
+    _wake_model(memo, modelversions_by_model, namespace, labels.get(MODEL_LABEL))
+
+
 @kopf.on.event(GROUP, VERSION, "rollouts")
-def rollout_changed(namespace: str, memo: kopf.Memo, **_: Any) -> None:
-    # Roles follow the Rollouts' status: wake this namespace's ModelVersions (cheap: each one
-    # re-reads and writes only if its role or anything else changed).
-    for (ns, _name), event in list(memo.serving_wakers.items()):
-        if ns == namespace:
-            event.set()
+def rollout_changed(namespace: str, spec: kopf.Spec, memo: kopf.Memo,
+                    modelversions_by_model: kopf.Index[tuple[str, Any], str], **_: Any) -> None:
+    # Roles follow the Rollouts' status: wake the versions of this Rollout's model (each re-reads
+    # and writes only if its role or anything else changed).
+    _wake_model(memo, modelversions_by_model, namespace, spec.get("model"))
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL, id="release")

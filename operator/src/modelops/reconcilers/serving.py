@@ -25,11 +25,13 @@ from modelops.core.serving.progress import (
     parse_registry_uri,
     plan,
 )
-from modelops.core.serving.roles import role_of
+from modelops.core.serving.readiness import Readiness
+from modelops.core.serving.roles import kserve_router_of, role_of
 from modelops.k8s import objects
 from modelops.reconcilers.cycle import Reconciler
 from modelops.reconcilers.finishing import announce
 from modelops.registry.mlflow import MLflowError, MLflowUnavailable, ModelVersionInfo
+from modelops.routers.kserve import predictor_readiness
 
 API_VERSION = "modelops.io/v1alpha1"
 KIND = "ModelVersion"
@@ -89,11 +91,18 @@ class ServingReconciler(Reconciler[ModelVersionObservation, ModelVersionDecision
         isvc = await objects.get(self.session, ISVC_API, "InferenceService", namespace, inference_service_name(name))
         rollouts = [r for r in await objects.list_objects(self.session, API_VERSION, "Rollout", namespace)
                     if (r.get("spec") or {}).get("model") == model]
+        routed: tuple[str, Readiness] | None = None
+        router = kserve_router_of(name, rollouts)
+        if router is not None:
+            shared = await objects.get(self.session, ISVC_API, "InferenceService", namespace, router[1])
+            ready, reason, message = predictor_readiness(shared, inference_service_name(name))
+            routed = (router[1], Readiness(ready, reason, f"{message} (InferenceService {router[1]} of Rollout "
+                                                          f"{router[0]}, kserve router)"))
         return ModelVersionObservation(
             name=name, namespace=namespace, uid=meta["uid"], generation=meta.get("generation"), spec=spec,
             status=status, mlflow_configured=self.mlflow is not None, resolution=resolution,
             resolution_error=resolution_error, registered=registered, registry_error=registry_error,
-            inference_service=isvc, rollouts=rollouts,
+            inference_service=isvc, rollouts=rollouts, routed=routed,
         )
 
     async def _resolve(self, uri: str) -> tuple[RegistryVersion | None, str | None]:

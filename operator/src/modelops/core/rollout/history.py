@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from modelops.api.rollout import HistoryEntry
 from modelops.core.conditions import format_time
@@ -67,3 +68,24 @@ def append(
         return combined
     keep = limit - 1
     return [summarise(combined[: len(combined) - keep]), *combined[len(combined) - keep :]]
+
+
+def spec_actor(managed_fields: Sequence[Mapping[str, Any]] | None, default: str = "spec") -> str:
+    """Who last changed ``spec``: the field manager (``kubectl-patch``, ``kubectl``, ``argocd-controller``,
+    ``helm``...) of the newest ``metadata.managedFields`` entry that owns a field under ``spec``.
+
+    The API server stamps an entry's ``time`` whenever that manager changes one of its fields, so
+    the newest entry owning spec fields is the best answer the object itself holds; a manager that
+    owns spec fields but last changed only its labels can be named instead of the true author, which
+    the audit trail accepts (the API server's audit log has the rest)."""
+    best: tuple[str, str] | None = None
+    for entry in managed_fields or ():
+        if entry.get("subresource"):
+            continue  # status writes (the operator itself) are not spec changes
+        fields = entry.get("fieldsV1")
+        if not isinstance(fields, Mapping) or "f:spec" not in fields:
+            continue
+        time, manager = str(entry.get("time") or ""), str(entry.get("manager") or "")
+        if manager and (best is None or time >= best[0]):
+            best = (time, manager)
+    return best[1][:253] if best is not None else default

@@ -2,7 +2,8 @@
 
 Owns every decision about a Rollout — which version is stable, which is the candidate, which step
 runs, what split the router should apply, the whole status, the Events, and the side effects the
-reconciler must carry out (MLflow aliases and tags, versions that stop being kept warm). Pure: the
+reconciler must carry out (MLflow tags on a failed version, versions that stop being kept warm;
+the MLflow aliases follow ``status.stable``/``candidate``, see ``registry``). Pure: the
 reconciler observes (the Rollout, the ModelVersions it names, the analysis of the current step,
 the router's current split), calls ``plan`` and executes; ``now`` is an argument.
 
@@ -45,8 +46,8 @@ next, so every step's split really reaches the router):
 - A step completes when its time is up, the candidate is Ready, a canary without duration has its
   weight applied, and — when ``spec.analysis`` is set — the step's assessment is Successful (an
   A/B step: the test decided CandidateBetter). ``full`` (or the end of a list without one)
-  promotes: stable = candidate, the old stable joins ``warm`` (trimmed to ``keepWarm``), alias
-  ``champion`` moves, ``challenger`` is cleared.
+  promotes: stable = candidate, the old stable joins ``warm`` (trimmed to ``keepWarm``; versions
+  trimmed off are listed in ``status.retired``, and their ModelVersions stop serving).
 
 **Leaving a hold** (the analysis module's contract: "a human who accepts the risk approves the next
 step"): list the *next* step's name in ``spec.approved`` to accept and go on (after the last step:
@@ -99,7 +100,7 @@ from modelops.core.intents import Event
 from modelops.core.rollout import capabilities
 from modelops.core.rollout import history as audit
 from modelops.core.rollout import steps as schedule
-from modelops.core.rollout.intents import CHALLENGER, CHAMPION, AliasMove, Route, VersionTag, clip_tag
+from modelops.core.rollout.intents import Route, VersionTag, clip_tag
 from modelops.core.rollout.traffic import (
     ALL_CANDIDATE,
     ALL_STABLE,
@@ -116,6 +117,7 @@ CANDIDATE_OUT = frozenset({RolloutPhase.ROLLED_BACK, RolloutPhase.FAILED})
 HOLD_REASONS = frozenset({"AnalysisInconclusive", "NoDifference", "SampleRatioMismatch"})
 OPERATOR = audit.OPERATOR
 MEASUREMENTS_KEPT = 100
+RETIRED_KEPT = 20
 
 # Condition types. Progressing carries the reason of the state (and so remembers a hold across
 # plans); Paused remembers spec.paused, so that clearing it is seen as a resume; CandidateReady's
@@ -195,6 +197,9 @@ class RolloutObservation:
     router_split: Split | None = None
     # Who changed spec, for history (e.g. the field manager: kubectl-patch, argocd-controller).
     spec_actor: str = "spec"
+    # What the router says it cannot do for these versions (e.g. a Serverless InferenceService
+    # under the kserve router): treated like the step capabilities, an InvalidSpec.
+    router_problems: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------------- decision
@@ -208,7 +213,6 @@ class RolloutDecision:
     status: dict[str, Any]
     route: Route | None = None  # None: leave the route as it is
     events: list[Event] = field(default_factory=list)
-    aliases: list[AliasMove] = field(default_factory=list)
     version_tags: list[VersionTag] = field(default_factory=list)
     warm: list[str] = field(default_factory=list)
     retire: list[str] = field(default_factory=list)  # previous champions no longer kept warm
@@ -286,7 +290,6 @@ class _Planner:
         self.entries: list[HistoryEntry] = []
         self.route: Route | None = None
         self.route_decided = False
-        self.aliases: list[AliasMove] = []
         self.tags: list[VersionTag] = []
         self.measure: StepRef | None = None
         self.requeue: list[float] = []
@@ -426,7 +429,6 @@ class _Planner:
                 actor=self.actor,
                 event="Normal",
             )
-            self.aliases.append(AliasMove(self.spec_model, CHAMPION, target))
             self.stable_only()
             return
         missing = self.exists(target) is False or target not in self.obs.versions
@@ -456,7 +458,6 @@ class _Planner:
                     actor=self.actor,
                     event="Normal",
                 )
-                self.aliases.append(AliasMove(self.spec_model, CHALLENGER, None))
             else:
                 phase = was or RolloutPhase.PROMOTED
                 self.move(
@@ -486,7 +487,6 @@ class _Planner:
             event="Normal",
             always=True,
         )
-        self.aliases += [AliasMove(self.spec_model, CHAMPION, target), AliasMove(self.spec_model, CHALLENGER, None)]
         self.stable_only()
 
     def abort(self, target: str) -> None:
@@ -505,7 +505,6 @@ class _Planner:
                 actor=self.actor,
                 event="Warning",
             )
-            self.aliases.append(AliasMove(self.spec_model, CHALLENGER, None))
         self.note(self.stable_only())
 
     def start(self, target: str) -> None:
@@ -540,7 +539,6 @@ class _Planner:
         self.reset_analysis(None)
         self.drop_candidate_condition()
         self.move(RolloutPhase.PROGRESSING, reason, message, actor=self.actor, event="Normal", always=True)
-        self.aliases.append(AliasMove(self.spec_model, CHALLENGER, target))
         self.drive()
 
     def freeze(self) -> None:
@@ -697,7 +695,6 @@ class _Planner:
         failed = self.candidate or ""
         self.drop_candidate_condition()
         self.move(phase, reason, message, event="Warning")
-        self.aliases.append(AliasMove(self.spec_model, CHALLENGER, None))
         self.tags.append(
             VersionTag(
                 self.spec_model,
@@ -791,7 +788,6 @@ class _Planner:
             event="Normal",
             always=True,
         )
-        self.aliases += [AliasMove(self.spec_model, CHAMPION, new), AliasMove(self.spec_model, CHALLENGER, None)]
         self.stable_only()
 
     # -- analysis --------------------------------------------------------------------------
@@ -1019,6 +1015,7 @@ class _Planner:
                 "analysis": to_wire(self.analysis) if self.analysis is not None else None,
                 "abTest": to_wire(self.ab) if self.ab is not None else None,
                 "warm": warm,
+                "retired": self.retired(warm, retire),
                 "history": [to_wire(item) for item in history],
             }
         )
@@ -1029,7 +1026,6 @@ class _Planner:
             status=data,
             route=self.route,
             events=self.events,
-            aliases=_unique(self.aliases),
             version_tags=self.tags,
             warm=warm,
             retire=retire,
@@ -1053,6 +1049,18 @@ class _Planner:
             retire.append(name)
         return warm, retire
 
+    def retired(self, warm: Sequence[str], retire: Sequence[str]) -> list[str]:
+        """status.retired: versions retired now or before, newest first, minus any version that serves
+        again (stable, candidate, warm) or is the target (it is about to be rolled out again)."""
+        serving = {self.stable, self.candidate, *warm}
+        if self.spec is not None:
+            serving.add(self.spec.target)
+        kept: list[str] = []
+        for name in [*retire, *self.initial.retired]:
+            if name not in serving and name not in kept:
+                kept.append(name)
+        return kept[:RETIRED_KEPT]
+
     def conditions(self) -> None:
         if self.spec is None:
             return
@@ -1071,15 +1079,6 @@ class _Planner:
             )
 
 
-def _unique(moves: Sequence[AliasMove]) -> list[AliasMove]:
-    """The last move of each alias wins (a plan may start a candidate and promote it at once)."""
-    last: dict[str, AliasMove] = {}
-    for move in moves:
-        last.pop(move.alias, None)
-        last[move.alias] = move
-    return list(last.values())
-
-
 def plan(obs: RolloutObservation, now: datetime) -> RolloutDecision:
     """Decide the next step of a Rollout from what was observed (see the module docstring)."""
     planner = _Planner(obs, now)
@@ -1091,7 +1090,7 @@ def plan(obs: RolloutObservation, now: datetime) -> RolloutDecision:
         planner.route_decided = True  # a spec that cannot be read moves nothing
         return planner.finish()
     planner.spec = spec
-    planner.problems = capabilities.check(spec) + schedule.problems(spec)
+    planner.problems = capabilities.check(spec) + schedule.problems(spec) + list(obs.router_problems)
     if planner.problems:
         planner.draft.condition(ACCEPTED, False, "InvalidSpec", "; ".join(planner.problems), event="Warning")
     else:

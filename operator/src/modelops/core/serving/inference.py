@@ -41,29 +41,33 @@ def inference_service_name(modelversion_name: str) -> str:
     return dns_label("mv", modelversion_name, max_length=MAX_LABEL - 9) + f"-{digest}"
 
 
-def desired_inference_service(
+def predictor_service_name(modelversion_name: str) -> str:
+    """The Service KServe puts in front of a ModelVersion's own predictor (``<isvc>-predictor``,
+    KServe's ``constants.PredictorServiceName``): the backend the gatewayAPI and istio routers use."""
+    return f"{inference_service_name(modelversion_name)}-predictor"
+
+
+def deployment_mode(spec: ModelVersionSpec, settings: ServingSettings) -> str | None:
+    serving = spec.serving
+    return (serving.deployment_mode.value if serving and serving.deployment_mode else None) or settings.deployment_mode
+
+
+def desired_predictor(
     *,
-    name: str,
-    namespace: str,
-    uid: str,
     spec: ModelVersionSpec,
     storage_uri: str,
     pool: NodePool | None,
     settings: ServingSettings,
+    shared_by: str | None = None,
 ) -> dict[str, Any]:
+    """The KServe ``PredictorSpec`` that serves this version: its own InferenceService's predictor,
+    and what the kserve router puts in the shared InferenceService's predictor or canary entry.
+
+    ``shared_by`` (the ModelVersion's name) marks the second use: several versions then share one
+    InferenceService, whose annotations cannot say which version answered, so the predictor
+    carries them itself — KServe copies a predictor's ``annotations`` onto its Pods, and the
+    request logger reads ``metadataAnnotations`` from the Pod, so each variant logs its own version."""
     serving = spec.serving
-    labels = {
-        MODELVERSION_LABEL: dns_label(name),
-        MODEL_LABEL: spec.model,
-        VERSION_LABEL: spec.version,
-        "app.kubernetes.io/managed-by": "modelops",
-        "app.kubernetes.io/component": "serving",
-    }
-    annotations = {MODEL_LABEL: spec.model, VERSION_LABEL: spec.version, MODELVERSION_LABEL: name}
-    mode = (serving.deployment_mode.value if serving and serving.deployment_mode else None) \
-        or settings.deployment_mode
-    if mode:
-        annotations[DEPLOYMENT_MODE_ANNOTATION] = mode
     model: dict[str, Any] = {"modelFormat": {"name": spec.artifact.format}, "storageUri": storage_uri}
     if spec.artifact.runtime:
         model["runtime"] = spec.artifact.runtime
@@ -86,6 +90,33 @@ def desired_inference_service(
             "url": settings.log_sink_url,
             "metadataAnnotations": list(LOGGED_ANNOTATIONS),
         }
+    if shared_by is not None:
+        predictor["annotations"] = {MODEL_LABEL: spec.model, VERSION_LABEL: spec.version, MODELVERSION_LABEL: shared_by}
+    return predictor
+
+
+def desired_inference_service(
+    *,
+    name: str,
+    namespace: str,
+    uid: str,
+    spec: ModelVersionSpec,
+    storage_uri: str,
+    pool: NodePool | None,
+    settings: ServingSettings,
+) -> dict[str, Any]:
+    labels = {
+        MODELVERSION_LABEL: dns_label(name),
+        MODEL_LABEL: spec.model,
+        VERSION_LABEL: spec.version,
+        "app.kubernetes.io/managed-by": "modelops",
+        "app.kubernetes.io/component": "serving",
+    }
+    annotations = {MODEL_LABEL: spec.model, VERSION_LABEL: spec.version, MODELVERSION_LABEL: name}
+    mode = deployment_mode(spec, settings)
+    if mode:
+        annotations[DEPLOYMENT_MODE_ANNOTATION] = mode
+    predictor = desired_predictor(spec=spec, storage_uri=storage_uri, pool=pool, settings=settings)
     return {
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",

@@ -23,13 +23,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from modelops.api.config import OperatorConfig
-from modelops.api.modelversion import ModelVersionSpec
+from modelops.api.modelversion import ModelVersionSpec, Role
 from modelops.core.acceptance import field_path
 from modelops.core.conditions import get_condition
 from modelops.core.drafting import StatusDraft
 from modelops.core.intents import Event, RegisterRequest
 from modelops.core.serving.inference import desired_inference_service, inference_service_name
-from modelops.core.serving.readiness import readiness
+from modelops.core.serving.readiness import Readiness, readiness
 from modelops.core.serving.roles import role_of
 
 UID_TAG = "modelops.io/uid"
@@ -61,6 +61,8 @@ class ModelVersionObservation:
     registry_error: str | None = None
     inference_service: Mapping[str, Any] | None = None
     rollouts: Sequence[Mapping[str, Any]] = ()
+    # Served by a Rollout's kserve router: (InferenceService name, the variant's readiness there).
+    routed: tuple[str, Readiness] | None = None
 
 
 @dataclass
@@ -95,6 +97,17 @@ def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None]:
         if name and "/" not in name and version.isdigit():
             return name, version, None
     raise ValueError(f"{uri!r} is not models:/<name>/<version> or models:/<name>@<alias>")
+
+
+def served_storage_uri(spec: ModelVersionSpec, status: Mapping[str, Any]) -> str | None:
+    """The storage URI a version is served from: the artifact's own, or for a ``models:/`` URI the
+    immutable one it was resolved to once (None until then)."""
+    if not is_registry_uri(spec.artifact.storage_uri):
+        return spec.artifact.storage_uri
+    registry = status.get("registry") or {}
+    if registry.get("resolvedFrom") == spec.artifact.storage_uri and registry.get("resolvedUri"):
+        return str(registry["resolvedUri"])
+    return None
 
 
 def _registry_tags(obs: ModelVersionObservation, spec: ModelVersionSpec) -> dict[str, str]:
@@ -191,10 +204,29 @@ def plan(obs: ModelVersionObservation, config: OperatorConfig, now: datetime) ->
         st.data.pop("url", None)
         st.data.update(ready=False, reason="ServingDisabled", message="spec.serving.enabled is false")
         st.condition("Ready", "False", "ServingDisabled", "serving is switched off; the record is kept")
+    elif role is Role.ARCHIVED:
+        if obs.inference_service is not None:
+            decision.delete_inference_service = isvc_name
+        st.data.pop("inferenceService", None)
+        st.data.pop("url", None)
+        message = ("retired: no longer kept warm by its Rollout (keepWarm); the record is kept, and naming it in a "
+                   "Rollout's spec.target serves it again")
+        st.data.update(ready=False, reason="Retired", message=message)
+        st.condition("Ready", "False", "Retired", message)
     elif storage_uri is None or (accepted is not None and accepted.get("status") != "True"):
         reason = "ArtifactUnresolved" if storage_uri is None else str(accepted.get("reason") if accepted else "")
         st.data.update(ready=False, reason=reason, message="not served until the problem above is fixed")
         st.condition("Ready", "False", reason, "not served until the Accepted/Registered problem is fixed")
+    elif obs.routed is not None:
+        # A Rollout's kserve router deploys this version inside its own InferenceService.
+        routed_isvc, state = obs.routed
+        if obs.inference_service is not None:
+            decision.delete_inference_service = isvc_name
+        st.data["inferenceService"] = routed_isvc
+        st.data.pop("url", None)
+        st.data.update(ready=state.ready, reason=state.reason, message=state.message)
+        st.condition("Ready", "True" if state.ready else "False", state.reason, state.message,
+                     event="Normal" if state.ready else None)
     else:
         pool = config.node_pools.get(pool_name) if pool_name else None
         decision.apply_inference_service = desired_inference_service(

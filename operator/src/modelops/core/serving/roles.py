@@ -1,5 +1,7 @@
 """The role a ModelVersion has, derived from the Rollouts that name it (the ModelVersion
-reconciler is the single writer of ``status.role``; Rollouts only say who is stable/candidate)."""
+reconciler is the single writer of ``status.role``; Rollouts only say who is stable, candidate,
+warm or retired), and whether a Rollout's kserve router serves it instead of its own
+InferenceService."""
 
 from __future__ import annotations
 
@@ -8,24 +10,48 @@ from typing import Any
 
 from modelops.api.modelversion import Role
 
+RANK = {Role.CHAMPION: 4, Role.CANDIDATE: 3, Role.PREVIOUS: 2, Role.ARCHIVED: 1, Role.NONE: 0}
+
+
+def _role_in(name: str, rollout: Mapping[str, Any]) -> Role:
+    status = rollout.get("status") or {}
+    spec = rollout.get("spec") or {}
+    if status.get("stable") == name:
+        return Role.CHAMPION
+    if status.get("candidate") == name or (spec.get("target") == name and status.get("stable") != name):
+        return Role.CANDIDATE
+    if name in (status.get("warm") or []):
+        return Role.PREVIOUS
+    if name in (status.get("retired") or []):
+        return Role.ARCHIVED
+    return Role.NONE
+
 
 def role_of(name: str, rollouts: Iterable[Mapping[str, Any]]) -> tuple[Role, list[str]]:
-    """The role and the Rollouts that give it; a candidate anywhere wins over previous."""
+    """The role and the Rollouts that hold the version (it must not be deleted while any does).
+    The strongest role wins (champion anywhere beats candidate elsewhere); ``archived`` — retired
+    by ``keepWarm`` — holds nothing: the version stops serving and may be deleted."""
     best, holders = Role.NONE, []
-    rank = {Role.CHAMPION: 3, Role.CANDIDATE: 2, Role.PREVIOUS: 1, Role.NONE: 0}
     for rollout in rollouts:
-        status = rollout.get("status") or {}
-        spec = rollout.get("spec") or {}
-        rollout_name = str((rollout.get("metadata") or {}).get("name"))
-        if status.get("stable") == name:
-            role = Role.CHAMPION
-        elif status.get("candidate") == name or (spec.get("target") == name and status.get("stable") != name):
-            role = Role.CANDIDATE
-        elif name in (status.get("warm") or []):
-            role = Role.PREVIOUS
-        else:
+        role = _role_in(name, rollout)
+        if role in (Role.NONE, Role.ARCHIVED):
+            if RANK[role] > RANK[best]:
+                best = role
             continue
-        holders.append(rollout_name)
-        if rank[role] > rank[best]:
+        holders.append(str((rollout.get("metadata") or {}).get("name")))
+        if RANK[role] > RANK[best]:
             best = role
     return best, sorted(holders)
+
+
+def kserve_router_of(name: str, rollouts: Iterable[Mapping[str, Any]]) -> tuple[str, str] | None:
+    """(Rollout, InferenceService) when a Rollout with the kserve router names this version as
+    target, stable, candidate or warm: that InferenceService deploys it (as its predictor or a
+    canary), so the version must not get one of its own."""
+    for rollout in rollouts:
+        kserve = ((rollout.get("spec") or {}).get("trafficRouting") or {}).get("kserve") or {}
+        if kserve.get("inferenceService") and _role_in(name, rollout) in (
+            Role.CHAMPION, Role.CANDIDATE, Role.PREVIOUS
+        ):
+            return str((rollout.get("metadata") or {}).get("name")), str(kserve["inferenceService"])
+    return None
