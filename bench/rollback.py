@@ -62,10 +62,13 @@ class RouteWatch:
             self.custom.list_namespaced_custom_object, "gateway.networking.k8s.io", "v1", self.namespace,
             "httproutes", field_selector=f"metadata.name={self.name}", timeout_seconds=3600,
         )
-        for event in stream:
-            with self.lock:
-                self.events.append((time.monotonic(), event["object"]))
-                self.lock.notify_all()
+        try:
+            for event in stream:
+                with self.lock:
+                    self.events.append((time.monotonic(), event["object"]))
+                    self.lock.notify_all()
+        except Exception:  # the cluster stops under the watch at the end of the run
+            return
 
     def wait(self, predicate: Any, since: float, timeout: float = 30.0) -> float:
         """Monotonic time of the first event at or after ``since`` whose object satisfies predicate."""
@@ -127,6 +130,7 @@ def start_operator(kubeconfig: Path, directory: Path) -> subprocess.Popen[bytes]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--keep", default=None)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="modelops-bench-") as tmp, LocalCluster(Path(tmp) / "cluster") as cluster:
         api = config.new_client_from_config(config_file=str(cluster.kubeconfig))

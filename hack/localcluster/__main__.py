@@ -1,4 +1,4 @@
-"""``python hack/localcluster {build,up,down,status,kubeconfig,run}`` — the local control plane CLI.
+"""``python hack/localcluster {build,up,down,status,kubeconfig,run,dev,train,serve}`` — the local control plane CLI.
 
 - ``build``: compile (or find in the cache) every binary (and helm, for the chart tests), and fetch
   Prometheus and promtool from Debian's ``prometheus`` package (for the metrics tests).
@@ -6,9 +6,14 @@
 - ``down``: stop it.  ``status``: what runs, where.  ``kubeconfig``: print its path.
 - ``run -- CMD...``: start a cluster, run CMD with ``KUBECONFIG`` set, stop the cluster whatever
   CMD did.
-- ``dev``: what ``make dev`` runs: the cluster, a real MLflow server, and the operator in the
-  foreground with a configuration naming both; Ctrl-C stops everything.
+- ``dev``: what ``make dev`` runs: the cluster, a real MLflow server, a real Prometheus, and the
+  operator in the foreground with a configuration naming MLflow and Prometheus (Rollout analysis
+  queries it); Ctrl-C stops everything. Prometheus scrapes a few loopback ports from its start,
+  recorded in ``DIR/serve.json`` for ``serve`` (serving.py explains why).
 - ``train -n NS RUN``: play the training container of a TrainingRun (see playing.py).
+- ``serve -n NS [--bad MV ...] [--better MV ...] [--rate 400]``: next to ``dev``, play KServe's
+  status writes, the gateway/mesh and the model servers for every Rollout in NS, their metrics
+  scraped by ``dev``'s Prometheus, until Ctrl-C (see serving.py); one line per change.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from localcluster import building
-from localcluster.cluster import ClusterState, LocalCluster, _alive, default_directory, stop_detached
+from localcluster.cluster import ClusterState, LocalCluster, _alive, default_directory, free_port, stop_detached
 from localcluster.prometheus_server import ensure_prometheus_binaries
 
 
@@ -43,6 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("-n", "--namespace", default="default")
     train.add_argument("--degrade", type=float, default=0.0, help="fraction of labels to flip (a bad model)")
     train.add_argument("run_name")
+    serve = sub.add_parser("serve", help="play KServe, the gateway and the model servers for a namespace's Rollouts")
+    serve.add_argument("-n", "--namespace", default="default")
+    serve.add_argument("--bad", action="extend", nargs="+", default=[], metavar="MODELVERSION",
+                       help="versions half of whose requests fail")
+    serve.add_argument("--better", action="extend", nargs="+", default=[], metavar="MODELVERSION",
+                       help="versions that convert 3x better in an A/B test")
+    serve.add_argument("--rate", type=float, default=400.0, help="requests a second per Rollout (default 400)")
     args = parser.parse_args(argv)
     directory: Path = args.dir or default_directory()
 
@@ -106,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         state = ClusterState.load(directory)
         kubeconfig = Path(state.kubeconfig) if state else Path(os.environ.get("KUBECONFIG", ""))
         return play_training(kubeconfig, args.namespace, args.run_name, degrade=args.degrade)
+    if args.command == "serve":
+        return _serve(directory, args.namespace, bad=args.bad, better=args.better, rate=args.rate)
     return 2
 
 
@@ -114,29 +128,90 @@ def _dev(directory: Path) -> int:
 
     from localcluster.mlflow_server import MLflowServer
     from localcluster.operator_config import operator_config
+    from localcluster.prometheus_server import PrometheusServer
+    from localcluster.serving import DEV_EXPORTER_PORTS, record_dev_ports
 
-    with LocalCluster(directory) as cluster, MLflowServer(directory / "mlflow") as mlflow:
-        config_path = directory / "operator-config.yaml"
-        config_path.write_text(yaml.safe_dump(operator_config(mlflow.url)))
-        here = Path(__file__).resolve().parent
-        print(f"""
-local cluster up in {cluster.startup_seconds:.1f}s at {cluster.server}; MLflow at {mlflow.url}
+    # The ports `serve` will listen on are Prometheus targets from its start (see serving.py).
+    prometheus = PrometheusServer(directory / "prometheus")
+    prometheus.directory.mkdir(parents=True, exist_ok=True)
+    exporter_ports = [free_port() for _ in range(DEV_EXPORTER_PORTS)]
+    for port in exporter_ports:
+        prometheus.add_target(f"127.0.0.1:{port}")
+    record = directory / "serve.json"
+    with LocalCluster(directory) as cluster, MLflowServer(directory / "mlflow") as mlflow, prometheus:
+        try:
+            record_dev_ports(directory, prometheus.url, exporter_ports)
+            config_path = directory / "operator-config.yaml"
+            config_path.write_text(yaml.safe_dump(operator_config(mlflow.url, prometheus_url=prometheus.url)))
+            here = Path(__file__).resolve().parent
+            localcluster = f"{sys.executable} {here} --dir {directory}"
+            print(f"""
+local cluster up in {cluster.startup_seconds:.1f}s at {cluster.server}
+MLflow at {mlflow.url}; Prometheus at {prometheus.url} (Rollout analysis queries it)
 
   export KUBECONFIG={cluster.kubeconfig}
   kubectl create namespace demo
   kubectl apply -n demo --server-side -f examples/
   kubectl get modelops -n demo
-  {sys.executable} {here} --dir {directory} train -n demo fraud-detector-train-2025-01-31
+  {localcluster} train -n demo fraud-detector-train-2025-01-31
   kubectl get tr,mv -n demo   # the run Succeeded and registered a ModelVersion
+
+  # play KServe, the gateway and the model servers for demo's Rollouts (Ctrl-C stops it):
+  {localcluster} serve -n demo --better fraud-detector-v3
+  kubectl patch mro -n demo fraud-detector --type merge -p '{{"spec":{{"target":"fraud-detector-v3"}}}}'
+  kubectl get mro -n demo -w
 
 operator configuration: {config_path}  (Ctrl-C stops everything)
 """, flush=True)
-        env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "MODELOPS_CONFIG": str(config_path)}
-        child = subprocess.Popen([sys.executable, "-m", "modelops", "--liveness", "http://127.0.0.1:8080/healthz"],
-                                 env=env)
-        signal.signal(signal.SIGINT, lambda *_: None)
-        signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
-        return child.wait()
+            env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "MODELOPS_CONFIG": str(config_path)}
+            child = subprocess.Popen(
+                [sys.executable, "-m", "modelops", "--liveness", "http://127.0.0.1:8080/healthz"], env=env
+            )
+            signal.signal(signal.SIGINT, lambda *_: None)
+            signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
+            return child.wait()
+        finally:
+            record.unlink(missing_ok=True)
+
+
+def _serve(directory: Path, namespace: str, *, bad: list[str], better: list[str], rate: float) -> int:
+    import threading
+    import time
+
+    from kubernetes import config, dynamic
+
+    from localcluster.serving import Serving, start_dev_exporter
+
+    state = ClusterState.load(directory)
+    kubeconfig = state.kubeconfig if state else os.environ.get("KUBECONFIG", "")
+    if not kubeconfig:
+        print(f"no cluster recorded in {directory} and no KUBECONFIG: start `make dev` first", file=sys.stderr)
+        return 1
+    try:
+        exporter, prometheus_url = start_dev_exporter(directory)
+    except OSError as error:
+        print(error, file=sys.stderr)
+        return 1
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)  # stop like Ctrl-C: data planes and exporter closed
+    api = config.new_client_from_config(config_file=kubeconfig)
+    scraped = (f"scraped by the Prometheus of `dev` at {prometheus_url}" if prometheus_url
+               else f"WARNING: no `dev` recorded in {directory}, no Prometheus scrapes it")
+    print(f"serving namespace {namespace}: metrics at {exporter.url}, {scraped}; Ctrl-C stops", flush=True)
+    try:
+        with Serving(dynamic.DynamicClient(api), exporter, namespace, bad=bad, better=better, rate=rate,
+                     out=lambda line: print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)) as serving:
+            serving.run(threading.Event())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        exporter.close()
+        api.close()
+    print("stopped", flush=True)
+    return 0
 
 
 if __name__ == "__main__":

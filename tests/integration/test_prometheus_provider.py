@@ -19,10 +19,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from localcluster.building import bin_dir
+from localcluster.exporter import MetricsExporter
 from localcluster.prometheus_server import BasicAuth, PrometheusServer, ensure_prometheus, ensure_promtool
 from modelops.metrics import names
 from modelops.metrics.prometheus import MetricsError, MetricsUnavailable, PrometheusClient, Sample
-from tests.integration.prometheus_fixtures import MetricsExporter
 
 T = TypeVar("T")
 

@@ -25,13 +25,13 @@ from kubernetes import client, dynamic
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from localcluster.dataplane import Behaviour, DataPlane, Seen
+from localcluster.exporter import MetricsExporter
 from localcluster.mlflow_server import MLflowServer
 from localcluster.prometheus_server import PrometheusServer
 from tests.integration.conftest import OperatorProcess
-from tests.integration.dataplane import Behaviour, DataPlane, Seen
 from tests.integration.kserve_status import ready_status
 from tests.integration.manifests import apply
-from tests.integration.prometheus_fixtures import MetricsExporter
 from tests.integration.waiting import wait_for
 
 API = "modelops.io/v1alpha1"
@@ -507,6 +507,29 @@ def test_keep_warm_zero_retires_the_old_champion_and_naming_it_again_serves_it(
     env.make_ready(v1)
     back = wait_for(lambda: (s := env.status(model)).get("stable") == v1 and s, 30, "v1 promoted again")
     assert "retired" not in back or v1 not in back["retired"]
+
+
+def test_rolling_back_to_a_warm_previous_champion_is_instant_and_moves_the_champion_alias(
+    env: Env, mlflow: MlflowClient, serving_v1: tuple[str, str, str]
+) -> None:
+    model, v1, v2 = serving_v1
+    env.rollout(model, model, v1, gateway(model), [{"canary": {"weight": 50, "duration": "1s"}}], keepWarm=1)
+    env.wait_phase(model, "Promoted")
+    env.patch(model, {"target": v2})
+    env.wait_promoted(model, v2, timeout=30)
+    wait_for(lambda: alias_version(mlflow, model, "champion") == env.mv(v2)["status"]["registry"]["version"], 30,
+             "champion on v2")
+    patched = env.patch(model, {"target": v1}, manager="sre-kubectl")
+    wait_for(lambda: [b["name"] for b in env.route(HTTPROUTE, model)["spec"]["rules"][-1]["backendRefs"]]  # type: ignore[index]
+             == [f"{v1}-predictor"], 10, "100% on the warm version", interval=0.005)
+    print(f"\nrollback to a warm version: {1000 * (time.monotonic() - patched):.0f} ms")
+    status = env.wait_phase(model, "RolledBack", timeout=10)
+    assert status["stable"] == v1 and status["warm"] == [v2] and "candidate" not in status
+    entry = status["history"][-1]
+    assert (entry["reason"], entry["actor"]) == ("RolledBackToWarm", "sre-kubectl")
+    assert started_steps(status).count("canary-0") == 1  # no step was replayed for the rollback
+    wait_for(lambda: alias_version(mlflow, model, "champion") == env.mv(v1)["status"]["registry"]["version"], 30,
+             "champion back on v1")
 
 
 def test_deleting_a_rollout_leaves_its_route_on_stable_and_unowned(env: Env, serving_v1: tuple[str, str, str]) -> None:

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from prometheus_client import Counter
 
+from localcluster.dataplane import Behaviour, DataPlane
+from localcluster.exporter import MetricsExporter
 from localcluster.prometheus_server import PrometheusServer
-from tests.integration.dataplane import Behaviour, DataPlane
 from tests.integration.kserve_status import ready_status
 from tests.integration.manifests import REPO, apply, documents
-from tests.integration.prometheus_fixtures import MetricsExporter
 from tests.integration.test_rollout import HTTPROUTE, VIRTUALSERVICE, Env, served, started_steps
 from tests.integration.waiting import wait_for
 

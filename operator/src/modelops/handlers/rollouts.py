@@ -38,13 +38,15 @@ async def drive(namespace: str, name: str, memo: kopf.Memo, stopped: kopf.Daemon
     await driving.drive(lambda: memo.rollouts.reconcile(namespace, name), event, stopped, logger)
 
 
+# Handlers that only wake a daemon are async: kopf runs sync handlers in a thread pool, a hop a
+# rollback does not need.
 @kopf.on.update(GROUP, VERSION, PLURAL, id="spec-changed", field="spec")
-def spec_changed(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
+async def spec_changed(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
     driving.wake(memo.rollout_wakers, namespace, name)
 
 
 @kopf.on.event(GROUP, VERSION, "modelversions")
-def model_version_changed(namespace: str, spec: kopf.Spec, memo: kopf.Memo,
+async def model_version_changed(namespace: str, spec: kopf.Spec, memo: kopf.Memo,
                           rollouts_by_model: kopf.Index[tuple[str, Any], str], **_: Any) -> None:
     for rollout in rollouts_by_model.get((namespace, spec.get("model")), []):
         driving.wake(memo.rollout_wakers, namespace, rollout)
@@ -52,7 +54,7 @@ def model_version_changed(namespace: str, spec: kopf.Spec, memo: kopf.Memo,
 
 def _register_route_watch(group: str, version: str, plural: str) -> None:
     @kopf.on.event(group, version, plural, id=f"route-{plural}", labels={ROLLOUT_LABEL: kopf.PRESENT})
-    def route_changed(body: kopf.Body, namespace: str, memo: kopf.Memo, **_: Any) -> None:
+    async def route_changed(body: kopf.Body, namespace: str, memo: kopf.Memo, **_: Any) -> None:
         driving.wake_owner(memo.rollout_wakers, body, namespace, "Rollout")
 
 

@@ -1,16 +1,19 @@
-"""A simulated data plane for Rollout tests: it plays the gateway (or mesh, or KServe) that would
-apply the route the operator wrote, and the model servers behind it.
+"""A simulated data plane for Rollouts, in the tests and in ``localcluster serve`` (``make dev``):
+it plays the gateway (or mesh, or KServe) that would apply the route the operator wrote, and the
+model servers behind it.
 
 Every tick it reads the route object from the real API server — the HTTPRoute's ``split`` rule
 and its ``RequestMirror`` filter, the VirtualService's ``split`` route and ``mirror``, or the
 kserve InferenceService's predictor and canary ``trafficPercent`` — splits ``rate`` requests a
 second between the versions by those weights, copies the mirrored share to the candidate, and
-records in the test exporter (scraped by the real Prometheus) what each version answered
+records in a ``localcluster.exporter.MetricsExporter`` (scraped by a real Prometheus) what each version answered
 according to its ``Behaviour``: errors, latency, prediction scores, and A/B outcomes (for served
 requests only: a mirrored response is dropped, so it converts nobody).
 
 It never looks at the Rollout's status: what it measures is what the route really says, so a test
-that checks the splits it saw checks the operator's writes, not the operator's claims.
+that checks the splits it saw checks the operator's writes, not the operator's claims. A version
+gets traffic only once it has a ``Behaviour`` (given at the start, or ``add``-ed later, as
+``serve`` does when a new ModelVersion of the model appears).
 
 Counts are deterministic (fractional remainders carried from tick to tick), so the served split
 matches the weights exactly and the sample-ratio check sees no mismatch that the route did not
@@ -27,9 +30,15 @@ from typing import Any
 
 from kubernetes import dynamic
 
-from tests.integration.prometheus_fixtures import MetricsExporter
+from localcluster.exporter import MetricsExporter
 
 PREDICTOR_SUFFIX = "-predictor"
+# The apiVersion of each kind a router writes (a Rollout's ``status.route`` names only the kind).
+ROUTE_API_VERSIONS = {
+    "HTTPRoute": "gateway.networking.k8s.io/v1",
+    "VirtualService": "networking.istio.io/v1",
+    "InferenceService": "serving.kserve.io/v1beta1",
+}
 
 
 @dataclass(frozen=True)
@@ -126,8 +135,7 @@ class DataPlane:
         # One health-check answer per version first, so every version's series exists before it
         # gets traffic (a rate over a window needs two samples of a series).
         for version in self.behaviours:
-            self.exporter.record(self.namespace, self.model, version, requests=1,
-                                 scores=[self.behaviours[version].score])
+            self._health_check(version)
         first = self._read()  # the split before the test changes anything
         if first is not None:
             self.seen.append(first)
@@ -140,6 +148,17 @@ class DataPlane:
 
     def behave(self, version: str, behaviour: Behaviour) -> None:
         self.behaviours[version] = behaviour
+
+    def add(self, version: str, behaviour: Behaviour) -> bool:
+        """Serve ``version`` from now on (after its health-check answer); False if it already is."""
+        if version in self.behaviours:
+            return False
+        self.behaviours[version] = behaviour
+        self._health_check(version)
+        return True
+
+    def _health_check(self, version: str) -> None:
+        self.exporter.record(self.namespace, self.model, version, requests=1, scores=[self.behaviours[version].score])
 
     def splits(self) -> list[Seen]:
         return list(self.seen)
