@@ -15,6 +15,8 @@ router; the operator killed mid-canary; keepWarm retiring a version; deleting a 
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -336,6 +338,55 @@ def test_sre_rollback_by_patching_the_target_is_immediate_and_audited(
     assert started_steps(status) == ["canary-0"]  # nothing was replayed
 
 
+@pytest.fixture()
+def hanging_prometheus() -> Iterator[str]:
+    """An address that accepts connections and never answers: a Prometheus stuck on a query."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join(timeout=5)
+    for connection in held:
+        connection.close()
+    server.close()
+
+
+def test_a_rollback_does_not_wait_for_a_measurement_stuck_on_a_hanging_prometheus(
+    env: Env, serving_v1: tuple[str, str, str], hanging_prometheus: str
+) -> None:
+    model, v1, v2 = serving_v1
+    stuck = {"name": "stuck", "prometheus": {"query": "vector(1)", "address": hanging_prometheus}, "min": 0}
+    env.rollout(model, model, v1, gateway(model), [{"canary": {"weight": 25, "duration": "10m"}}],
+                analysis={"interval": "1s", "checks": [stuck]})
+    env.wait_phase(model, "Promoted")
+    env.patch(model, {"target": v2})
+    env.wait_step(model, 0)
+    # The first look starts one interval (1 s) after the step and hangs for the 2 s query timeout of
+    # the test operator: 1.5 s in, the patch lands in the middle of it.
+    time.sleep(1.5)
+    patched = env.patch(model, {"target": v1})
+    wait_for(lambda: [b["name"] for b in env.route(HTTPROUTE, model)["spec"]["rules"][-1]["backendRefs"]]  # type: ignore[index]
+             == [f"{v1}-predictor"], 10, "100% stable on the route", interval=0.005)
+    elapsed = time.monotonic() - patched
+    print(f"\nrollback during a stuck measurement: {1000 * elapsed:.0f} ms")
+    assert elapsed < 0.5  # without abandoning the measurement it waits out the query: ~1-1.5 s
+    assert env.wait_phase(model, "RolledBack", timeout=10)["stable"] == v1
+
+
 def test_abort_sends_everything_to_stable_and_keeps_the_candidate(
     env: Env, serving_v1: tuple[str, str, str], mlflow: MlflowClient
 ) -> None:
@@ -488,6 +539,25 @@ def test_operator_killed_mid_canary_continues_without_replaying_or_skipping_a_st
         time.sleep(1)
     assert started_steps(done) == ["canary-0", "canary-1", "canary-2", "full-3"]
     assert served(plane.splits(), v1, v2) == [(100, 0, 0), (90, 10, 0), (70, 30, 0), (40, 60, 0), (0, 100, 0)]
+
+
+def test_a_candidate_never_ready_fails_at_the_progress_deadline_and_never_gets_traffic(
+    env: Env, metrics_exporter: MetricsExporter
+) -> None:
+    model = unique("fraud")
+    v1 = env.model_version(model, f"{model}-v1")
+    v2 = env.model_version(model, f"{model}-v2", ready=False)  # its model never loads
+    env.rollout(model, model, v1, gateway(model), [{"canary": {"weight": 50, "duration": "1m"}}],
+                progressDeadline="6s")
+    env.wait_phase(model, "Promoted")
+    with DataPlane(env.dyn, metrics_exporter, env.namespace, model, (*HTTPROUTE, model),
+                   {v1: GOOD, v2: GOOD}) as plane:
+        env.patch(model, {"target": v2})
+        failed = env.wait_phase(model, "Failed", timeout=30)
+    assert "was not Ready within progressDeadline 6s" in failed["message"]
+    assert failed["stable"] == v1 and failed["traffic"] == {"stable": 100, "candidate": 0, "mirror": 0}
+    assert all(seen.of(v2) == 0 for seen in plane.splits())  # not one request was routed to it
+    assert any(e.reason == "ProgressDeadlineExceeded" for e in env.events(model))
 
 
 def test_keep_warm_zero_retires_the_old_champion_and_naming_it_again_serves_it(

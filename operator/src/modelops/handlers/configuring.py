@@ -95,6 +95,7 @@ async def configure(settings: kopf.OperatorSettings, logger: kopf.Logger, memo: 
     memo.training_wakers = {}
     memo.serving_wakers = {}
     memo.rollout_wakers = {}
+    memo.rollout_spec_changes = {}
     logger.info("modelops settings: finalizer=%s prefix=%s pools=%s mlflow=%s prometheus=%s", FINALIZER,
                 ANNOTATION_PREFIX, sorted(config.node_pools), "configured" if config.mlflow else "not configured",
                 "configured" if config.analysis.prometheus_url else "not configured")

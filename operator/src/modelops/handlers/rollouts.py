@@ -35,13 +35,15 @@ def rollouts_by_model(namespace: str, name: str, spec: kopf.Spec, **_: Any) -> d
 async def drive(namespace: str, name: str, memo: kopf.Memo, stopped: kopf.DaemonStopped,
                 logger: logging.Logger, **_: Any) -> None:
     event = driving.waker(memo.rollout_wakers, namespace, name)
-    await driving.drive(lambda: memo.rollouts.reconcile(namespace, name), event, stopped, logger)
+    changed = driving.waker(memo.rollout_spec_changes, namespace, name)
+    await driving.drive(lambda: memo.rollouts.reconcile(namespace, name, changed), event, stopped, logger)
 
 
 # Handlers that only wake a daemon are async: kopf runs sync handlers in a thread pool, a hop a
 # rollback does not need.
 @kopf.on.update(GROUP, VERSION, PLURAL, id="spec-changed", field="spec")
 async def spec_changed(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
+    driving.wake(memo.rollout_spec_changes, namespace, name)  # abandons a measurement under way
     driving.wake(memo.rollout_wakers, namespace, name)
 
 
@@ -65,6 +67,7 @@ for _group, _version, _plural in ROUTES:
 @kopf.on.delete(GROUP, VERSION, PLURAL, id="release")
 async def release(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
     memo.rollout_wakers.pop((namespace, name), None)
+    memo.rollout_spec_changes.pop((namespace, name), None)
     try:
         await memo.rollouts.release(namespace, name)
     except Unavailable as error:

@@ -90,9 +90,13 @@ class RolloutReconciler:
 
     # -- the reconcile -------------------------------------------------------------------------
 
-    async def reconcile(self, namespace: str, name: str) -> float | None:
-        """One reconcile; returns seconds until the next one is due."""
+    async def reconcile(self, namespace: str, name: str, spec_changed: asyncio.Event | None = None) -> float | None:
+        """One reconcile; returns seconds until the next one is due. ``spec_changed`` is set by the
+        handler layer when the Rollout's spec changes: a measurement under way is then abandoned,
+        so a rollback never waits for a slow Prometheus."""
         async with self._locks[(namespace, name)]:
+            if spec_changed is not None:
+                spec_changed.clear()  # what this reconcile reads next includes every change so far
             body = await self._get(namespace, name)
             if body is None or body["metadata"].get("deletionTimestamp"):
                 return None
@@ -100,7 +104,7 @@ class RolloutReconciler:
             router = router_for(spec) if spec is not None else None
             analysis: StepAnalysis | None = None
             if spec is not None and _settled(body):
-                body, analysis = await self._measure(body, spec, namespace, name)
+                body, analysis = await self._measure(body, spec, namespace, name, spec_changed)
                 if body is None:
                     return None
                 spec = _parse(body.get("spec"))
@@ -129,13 +133,22 @@ class RolloutReconciler:
         return await objects.get(self.session, API_VERSION, KIND, namespace, name)
 
     async def _measure(
-        self, body: dict[str, Any], spec: RolloutSpec, namespace: str, name: str
+        self, body: dict[str, Any], spec: RolloutSpec, namespace: str, name: str,
+        spec_changed: asyncio.Event | None,
     ) -> tuple[dict[str, Any] | None, StepAnalysis | None]:
         status = body.get("status") or {}
         due = measuring.due(spec, status, datetime.now(UTC))
         if due is None:
             return body, None
-        readings = await self.measurer.read(spec, due, namespace)
+        reading = asyncio.ensure_future(self.measurer.read(spec, due, namespace))
+        if spec_changed is not None:
+            interrupted = asyncio.ensure_future(spec_changed.wait())
+            await asyncio.wait({reading, interrupted}, return_when=asyncio.FIRST_COMPLETED)
+            interrupted.cancel()
+            if not reading.done():
+                reading.cancel()  # the spec changed: react to it now, measure in a later reconcile
+                return await self._get(namespace, name), None
+        readings = await reading
         fresh = await self._get(namespace, name)
         if fresh is None or fresh["metadata"].get("generation") != body["metadata"].get("generation"):
             return fresh, None  # the spec changed while measuring: react to it first, measure later

@@ -60,28 +60,15 @@ DEFAULT_PATH = {"type": "PathPrefix", "value": "/"}
 class GatewayAPIRouter:
     """Splits traffic with an HTTPRoute (see the module docstring)."""
 
+    # The Protocol's read-only properties, as plain attributes: they never change for a router.
+    capabilities: Capabilities = CAPABILITIES[Router.GATEWAY_API]
+    api_version: str = API_VERSION
+    kind: str = KIND
+    deploys_backends: bool = False
+
     def __init__(self, routing: GatewayAPIRouting) -> None:
         self._routing = routing
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return CAPABILITIES[Router.GATEWAY_API]
-
-    @property
-    def api_version(self) -> str:
-        return API_VERSION
-
-    @property
-    def kind(self) -> str:
-        return KIND
-
-    @property
-    def name(self) -> str:
-        return self._routing.http_route
-
-    @property
-    def deploys_backends(self) -> bool:
-        return False
+        self.name: str = routing.http_route
 
     def desired(self, target: RouteTarget) -> dict[str, Any]:
         check_target(target)

@@ -65,28 +65,15 @@ def service_host(service: str, namespace: str) -> str:
 class IstioRouter:
     """Splits traffic with a VirtualService (see the module docstring)."""
 
+    # The Protocol's read-only properties, as plain attributes: they never change for a router.
+    capabilities: Capabilities = CAPABILITIES[Router.ISTIO]
+    api_version: str = API_VERSION
+    kind: str = KIND
+    deploys_backends: bool = False
+
     def __init__(self, routing: IstioRouting) -> None:
         self._routing = routing
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return CAPABILITIES[Router.ISTIO]
-
-    @property
-    def api_version(self) -> str:
-        return API_VERSION
-
-    @property
-    def kind(self) -> str:
-        return KIND
-
-    @property
-    def name(self) -> str:
-        return self._routing.virtual_service
-
-    @property
-    def deploys_backends(self) -> bool:
-        return False
+        self.name: str = routing.virtual_service
 
     def desired(self, target: RouteTarget) -> dict[str, Any]:
         check_target(target)

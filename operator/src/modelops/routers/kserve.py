@@ -86,28 +86,15 @@ MODEL_NOT_LOADED = "ModelNotLoaded"
 class KServeRouter:
     """Splits traffic with an InferenceService's canary fields (see the module docstring)."""
 
+    # The Protocol's read-only properties, as plain attributes: they never change for a router.
+    capabilities: Capabilities = CAPABILITIES[Router.KSERVE]
+    api_version: str = API_VERSION
+    kind: str = KIND
+    deploys_backends: bool = True
+
     def __init__(self, routing: KServeRouting) -> None:
         self._routing = routing
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return CAPABILITIES[Router.KSERVE]
-
-    @property
-    def api_version(self) -> str:
-        return API_VERSION
-
-    @property
-    def kind(self) -> str:
-        return KIND
-
-    @property
-    def name(self) -> str:
-        return self._routing.inference_service
-
-    @property
-    def deploys_backends(self) -> bool:
-        return True
+        self.name: str = routing.inference_service
 
     def desired(self, target: RouteTarget) -> dict[str, Any]:
         check_target(target)
