@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "hack"))
 
 from localcluster.cluster import LocalCluster, free_port  # noqa: E402
+from localcluster.serving import ready_status  # noqa: E402
 
 TARGET_P99_SECONDS = 0.5
 API = "modelops.io/v1alpha1"
@@ -90,13 +91,6 @@ class RouteWatch:
 def backends(route: dict[str, Any]) -> dict[str, int]:
     rule = next(r for r in route["spec"]["rules"] if r.get("name") == "split")
     return {ref["name"]: int(ref.get("weight", 1)) for ref in rule["backendRefs"]}
-
-
-def ready_status() -> dict[str, Any]:
-    now = "2026-01-01T00:00:00Z"
-    return {"conditions": [{"type": t, "status": "True", "lastTransitionTime": now}
-                           for t in ("PredictorReady", "IngressReady", "Ready")],
-            "modelStatus": {"states": {"activeModelState": "Loaded", "targetModelState": "Loaded"}}}
 
 
 def wait_for(probe: Any, timeout: float, what: str) -> Any:
@@ -156,7 +150,7 @@ def run(api: client.ApiClient, dyn: dynamic.DynamicClient, namespace: str, round
             "spec": {"model": "bench", "version": name[-1],
                      "artifact": {"storageUri": f"s3://bench/{name}/", "format": "sklearn"}}})
         wait_for(lambda n=name: isvcs.get(name=n, namespace=namespace), 60, f"ISVC {name}")
-        isvcs.status.patch(name=name, namespace=namespace, body={"status": ready_status()},
+        isvcs.status.patch(name=name, namespace=namespace, body={"status": ready_status(f"http://{name}")},
                            content_type="application/merge-patch+json")
         wait_for(lambda n=name: (mvs.get(name=n, namespace=namespace).to_dict().get("status") or {}).get("ready"),
                  60, f"{name} Ready")

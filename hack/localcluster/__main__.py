@@ -156,8 +156,9 @@ MLflow at {mlflow.url}; Prometheus at {prometheus.url} (Rollout analysis queries
   {localcluster} train -n demo fraud-detector-train-2025-01-31
   kubectl get tr,mv -n demo   # the run Succeeded and registered a ModelVersion
 
-  # play KServe, the gateway and the model servers for demo's Rollouts (Ctrl-C stops it):
-  {localcluster} serve -n demo --better fraud-detector-v3
+  # play KServe, the gateway and the model servers for demo's Rollouts (Ctrl-C stops it); example
+  # 04's steps last over an hour as written (the README applies it with a short clock):
+  {localcluster} serve -n demo --better fraud-detector-v3 --rate 1000
   kubectl patch mro -n demo fraud-detector --type merge -p '{{"spec":{{"target":"fraud-detector-v3"}}}}'
   kubectl get mro -n demo -w
 
@@ -196,10 +197,17 @@ def _serve(directory: Path, namespace: str, *, bad: list[str], better: list[str]
     def interrupted(*_: object) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, interrupted)  # stop like Ctrl-C: data planes and exporter closed
+    # Stop on Ctrl-C and on SIGTERM alike, closing the data planes and the exporter; also when started
+    # in the background by a non-interactive shell, which starts it with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, interrupted)
     api = config.new_client_from_config(config_file=kubeconfig)
-    scraped = (f"scraped by the Prometheus of `dev` at {prometheus_url}" if prometheus_url
-               else f"WARNING: no `dev` recorded in {directory}, no Prometheus scrapes it")
+    if prometheus_url is None:
+        scraped = f"WARNING: no `dev` recorded in {directory}, no Prometheus scrapes it"
+    elif not _answers(prometheus_url + "/-/ready"):
+        scraped = f"WARNING: the Prometheus of `dev` at {prometheus_url} does not answer (is `dev` running?)"
+    else:
+        scraped = f"scraped by the Prometheus of `dev` at {prometheus_url}"
     print(f"serving namespace {namespace}: metrics at {exporter.url}, {scraped}; Ctrl-C stops", flush=True)
     try:
         with Serving(dynamic.DynamicClient(api), exporter, namespace, bad=bad, better=better, rate=rate,
@@ -212,6 +220,16 @@ def _serve(directory: Path, namespace: str, *, bad: list[str], better: list[str]
         api.close()
     print("stopped", flush=True)
     return 0
+
+
+def _answers(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 if __name__ == "__main__":

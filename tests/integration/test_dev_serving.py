@@ -69,8 +69,9 @@ def test_serve_makes_example_04_ready_and_sends_the_stable_traffic_to_prometheus
         thread.start()
         try:
             first, target = start_on_first_version(env, versions, rollout)
-            for version in (first, target):  # Ready through the status `serve` wrote, nothing else
-                wait_for(lambda v=version: (env.mv(v).get("status") or {}).get("ready") is True, 30, f"{version} Ready")
+            # Ready through the status `serve` wrote, nothing else.
+            wait_for(lambda: all((env.mv(v).get("status") or {}).get("ready") is True for v in (first, target)), 30,
+                     f"{first} and {target} Ready")
             promoted = env.wait_promoted(name, first, timeout=30)
             assert promoted["route"] == f"HTTPRoute/{route}"
             served = f'modelops_requests_total{{namespace="{env.namespace}",model="{model}",modelversion="{first}"}}'
@@ -127,6 +128,12 @@ def test_serve_cli_plays_kserve_canaries_through_example_06_and_stops_on_ctrl_c(
         try:
             first, target = start_on_first_version(env, versions, rollout)
             env.wait_promoted(name, first, timeout=60)
+            # Prometheus discovers a target added while it runs 2-6 s late (`dev` registers its ports
+            # before it starts): the stable's traffic must be in Prometheus before the steps look at it.
+            prometheus_server.wait_scraped(f"127.0.0.1:{ports[1]}", timeout=30)
+            stable = f'modelops_requests_total{{namespace="{env.namespace}",modelversion="{first}"}}'
+            wait_for(lambda: (value := query(prometheus_server, stable)) and value >= 400, 30,
+                     f"{first}'s requests in Prometheus")
             env.patch(name, {"target": target})
             seen: list[Any] = []
 
@@ -137,7 +144,11 @@ def test_serve_cli_plays_kserve_canaries_through_example_06_and_stops_on_ctrl_c(
                     seen.append(reported)
                 return (target, 60) in reported
 
-            wait_for(canary_reported, 120, "the 60% canary reported by the played KServe", interval=0.1)
+            try:
+                wait_for(canary_reported, 120, "the 60% canary reported by the played KServe", interval=0.1)
+            except AssertionError as error:
+                serve_log = log_path.read_text()
+                raise AssertionError(f"{error}\nreported: {seen}\n{env.explain(name)}\n{serve_log}") from None
             done = env.wait_promoted(name, target, timeout=120)
             served = f'sum(modelops_requests_total{{namespace="{env.namespace}",model="{model}"}})'
             wait_for(lambda: (value := query(prometheus_server, served)) and value > 1000, 30,

@@ -2,7 +2,7 @@
 CRDs, the operator as a subprocess, a real `mlflow server`, and a real Prometheus scraping a test
 exporter. No KServe controller or gateway runs here, so the tests play them: they write each
 InferenceService's status in KServe's own format (a ModelVersion is Ready when its predictor is),
-and a simulated data plane (tests/integration/dataplane.py) sends requests by the weights the
+and a simulated data plane (hack/localcluster/dataplane.py) sends requests by the weights the
 route object really carries and records what each version answered, which Prometheus scrapes and
 the operator's analysis reads.
 
@@ -228,6 +228,8 @@ def test_full_strategy_shadow_canary_ab_full_with_the_route_checked_at_every_ste
         assert shadow["phase"] == "Progressing" and shadow["candidate"] == v2
         route = env.route(HTTPROUTE, model)
         assert route is not None
+        stage = [f for f in route["spec"]["rules"][-1]["filters"] if f["type"] == "RequestHeaderModifier"]
+        assert stage[0]["requestHeaderModifier"]["set"] == [{"name": "x-modelops-stage", "value": f"{model}/shadow"}]
         mirror = [f for f in route["spec"]["rules"][-1].get("filters") or [] if f["type"] == "RequestMirror"]
         assert mirror and mirror[0]["requestMirror"]["percent"] == 100
         assert mirror[0]["requestMirror"]["backendRef"]["name"] == f"{v2}-predictor"

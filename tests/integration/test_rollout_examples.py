@@ -2,7 +2,7 @@
 its clock: every duration is shortened (``30m`` holds become seconds), the Rollout starts on the
 example's first version and is then pointed at its target, and the model gets a unique name.
 
-The simulated data plane (dataplane.py) plays the gateway, mesh or KServe; the tests play KServe's
+The simulated data plane (hack/localcluster/dataplane.py) plays the gateway, mesh or KServe; the tests play KServe's
 status writes (tests/integration/test_rollout.py explains both). Where an example queries a metric
 of its own (05's click-through on ``recommender_*_total``), the test serves that metric too, and an
 example's explicit Prometheus address is pointed at the test's Prometheus.

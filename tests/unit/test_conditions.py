@@ -92,3 +92,13 @@ def test_transition_time_moves_exactly_on_flips(statuses: list[str]) -> None:
         previous = status
         assert len(conditions) == 1
         assert conditions[0]["lastTransitionTime"] == format_time(last_flip)
+
+
+def test_status_patch_sends_changes_deletes_dropped_keys_and_is_empty_when_equal() -> None:
+    from modelops.core.drafting import status_patch
+
+    stored = {"phase": "Progressing", "url": "http://old", "candidate": "v2", "ready": True}
+    planned = {"phase": "Promoted", "candidate": None, "ready": True, "stable": "v2"}
+    assert status_patch(stored, planned) == {"phase": "Promoted", "stable": "v2", "url": None, "candidate": None}
+    assert status_patch(stored, dict(stored)) == {}
+    assert status_patch({}, {"x": None}) == {}

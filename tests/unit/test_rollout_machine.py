@@ -821,3 +821,18 @@ def test_history_stays_bounded_over_many_rollouts() -> None:
     assert history[0]["reason"] == "HistorySummarised"
     assert history[-1]["reason"] == "Promoted"
     RolloutStatus.model_validate(driver.status)
+
+
+def test_a_next_step_approved_before_the_hold_does_not_accept_it() -> None:
+    driver = analysed(approved=["canary-1"])  # approved in advance, e.g. in git
+    decision = driver.plan(minutes(2))
+    bad = measured(decision, [None, None, None], minutes(3), complete=False)
+    held = driver.plan(minutes(3), analysis=bad)
+    assert held.phase is RolloutPhase.PAUSED and held.status["approvedAtHold"] == ["canary-1"]
+    assert "remove canary-1 from spec.approved and add it again" in held.status["message"]
+    still = driver.plan(minutes(4), analysis=bad)
+    assert still.phase is RolloutPhase.PAUSED and still.status["currentStep"] == 0
+    driver.plan(minutes(5), analysis=bad, approved=[])
+    accepted = driver.plan(minutes(6), analysis=bad, approved=["canary-1"])
+    assert accepted.phase is RolloutPhase.PROGRESSING and accepted.status["currentStep"] == 1
+    assert accepted.status.get("approvedAtHold") is None

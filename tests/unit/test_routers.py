@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from modelops.api.config import NodePool, ServingSettings
 from modelops.api.modelversion import ModelVersionSpec
 from modelops.api.rollout import GatewayAPIRouting, IstioRouting, KServeRouting, RolloutSpec, TrafficRouting
-from modelops.core.rollout.capabilities import VARIANT_HEADER, Feature
+from modelops.core.rollout.capabilities import STAGE_HEADER, VARIANT_HEADER, Feature
 from modelops.core.rollout.traffic import ALL_CANDIDATE, ALL_STABLE, Split, safe_split
 from modelops.core.serving.inference import desired_predictor, predictor_service_name
 from modelops.routers.choosing import router_for
@@ -41,6 +41,11 @@ UID = "5b0e4d9a-3c2f-4e8b-9a71-2d6c8f0e1a3b"
 LOG_SINK = "http://modelops-logsink.modelops.svc.cluster.local:8080"
 CPU = NodePool.model_validate({"nodeSelector": {"modelops.io/pool": "cpu"}})
 SETTINGS = ServingSettings.model_validate({"logSinkUrl": LOG_SINK})
+
+STAGE_FILTER = {
+    "type": "RequestHeaderModifier",
+    "requestHeaderModifier": {"set": [{"name": "x-modelops-stage", "value": "fraud-detector/stable"}]},
+}
 
 
 def backend(name: str, version: str, *, min_replicas: int = 1, max_replicas: int | None = 4,
@@ -275,6 +280,7 @@ def test_gateway_variant_rules_match_the_header_exactly() -> None:
         "name": "candidate-variant",
         "matches": [{"headers": [{"type": "Exact", "name": VARIANT_HEADER, "value": "candidate"}]}],
         "backendRefs": [{"name": CANDIDATE.service, "port": 80, "weight": 100}],
+        "filters": [STAGE_FILTER],
     }
     assert rules[1]["matches"][0]["headers"][0]["value"] == "stable"
     assert rules[1]["backendRefs"] == [{"name": STABLE.service, "port": 80, "weight": 100}]
@@ -296,11 +302,21 @@ def test_gateway_split_rule_omits_weight_zero_backends(step: str, refs: list[tup
 
 def test_gateway_mirror_is_a_request_mirror_filter_with_percent() -> None:
     rule = _split_rule(GATEWAY.desired(STEP_TARGETS["shadow-20"]))
-    assert rule["filters"] == [{
+    assert rule["filters"] == [STAGE_FILTER, {
         "type": "RequestMirror",
         "requestMirror": {"backendRef": {"name": CANDIDATE.service, "port": 80}, "percent": 20},
     }]
-    assert "filters" not in _split_rule(GATEWAY.desired(STEP_TARGETS["canary-5"]))
+    assert _split_rule(GATEWAY.desired(STEP_TARGETS["canary-5"]))["filters"] == [STAGE_FILTER]
+
+
+def test_every_rule_and_route_names_the_rollout_stage_in_a_header() -> None:
+    """KServe's logger forwards the header (metadataHeaders) into each logged prediction."""
+    staged = dataclasses.replace(STEP_TARGETS["canary-5"], stage="canary-5")
+    value = f"{staged.rollout}/canary-5"
+    for rule in GATEWAY.desired(staged)["spec"]["rules"]:
+        assert rule["filters"][0]["requestHeaderModifier"]["set"] == [{"name": STAGE_HEADER, "value": value}]
+    for route in ISTIO.desired(staged)["spec"]["http"]:
+        assert route["headers"] == {"request": {"set": {STAGE_HEADER: value}}}
 
 
 def _http_route(*rules: dict[str, Any]) -> dict[str, Any]:
@@ -401,6 +417,7 @@ def test_istio_hosts_gateways_and_fully_qualified_destinations() -> None:
         "match": [{"headers": {VARIANT_HEADER: {"exact": "candidate"}}}],
         "route": [{"destination": {"host": "fraud-detector-v4-predictor.ml.svc.cluster.local",
                                    "port": {"number": 8080}}, "weight": 100}],
+        "headers": {"request": {"set": {STAGE_HEADER: "fraud-detector/stable"}}},
     }
     assert http[1]["match"] == [{"headers": {VARIANT_HEADER: {"exact": "stable"}}}]
     assert "match" not in http[2]

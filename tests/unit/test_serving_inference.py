@@ -237,6 +237,7 @@ def test_cpu_predictor() -> None:
     assert predictor["logger"] == {
         "mode": "all",
         "url": LOG_SINK,
+        "metadataHeaders": ["x-modelops-stage"],
         "metadataAnnotations": [MODEL_LABEL, VERSION_LABEL, MODELVERSION_LABEL],
     }
 
@@ -342,7 +343,8 @@ def test_logger_mode_from_spec(mode: str) -> None:
 
 def test_absent_logger_and_serving_log_everything_when_a_sink_exists() -> None:
     logger = _predictor(default_mode())["logger"]
-    assert logger == {"mode": "all", "url": LOG_SINK, "metadataAnnotations": list(LOGGED_ANNOTATIONS)}
+    assert logger == {"mode": "all", "url": LOG_SINK, "metadataHeaders": ["x-modelops-stage"],
+                      "metadataAnnotations": list(LOGGED_ANNOTATIONS)}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

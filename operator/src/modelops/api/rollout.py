@@ -584,6 +584,14 @@ class RolloutStatus(ObjectStatus):
     warm: list[Name] = Field(
         default_factory=list, max_length=11, description="Previous champions still deployed (instant rollback targets)."
     )
+    approved_at_hold: list[str] | None = Field(
+        None,
+        max_length=32,
+        description=(
+            "spec.approved when the current hold began. Only a name added after that accepts the hold, so a step "
+            "approved in advance (in git) never waves an analysis hold through."
+        ),
+    )
     retired: list[Name] = Field(
         default_factory=list,
         max_length=20,

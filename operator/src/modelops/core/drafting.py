@@ -1,6 +1,7 @@
 """A status being planned: conditions set the Kubernetes way (core.conditions) and the Events
 their transitions cause — an Event only when a condition's status or reason flips, so planning
-the same thing again posts nothing new."""
+the same thing again posts nothing new — and the merge patch that turns the stored status into
+the planned one."""
 
 from __future__ import annotations
 
@@ -30,3 +31,16 @@ class StatusDraft:
         )
         if event and (old is None or old.get("status") != value or old.get("reason") != reason):
             self.events.append(Event(event, reason, message))
+
+
+def status_patch(stored: Mapping[str, Any], planned: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON merge patch (RFC 7386) from ``stored`` to ``planned``, top-level keys only: a
+    changed or new key carries its planned value; a key ``planned`` drops, or sets to None, is
+    deleted (None). Plans start from a copy of the stored status and are its only writer, so a
+    key they leave out is one they mean to remove (a ModelVersion's ``url`` once it stops
+    serving); without the deletion a merge patch would keep the stale value forever. Empty: no
+    write at all."""
+    patch: dict[str, Any] = {key: value for key, value in planned.items()
+                             if value is not None and stored.get(key) != value}
+    patch.update({key: None for key in stored if planned.get(key) is None})
+    return patch

@@ -1,5 +1,7 @@
-"""The end of every reconcile: post the Events the plan asked for, then write the status once —
-and not at all when it equals what is stored (no write when nothing changed).
+"""The end of every reconcile: post the Events the plan asked for, then write the status once, as
+the merge patch from what is stored to what was planned (``core.drafting.status_patch``: keys the
+plan dropped are deleted) — and not at all when it equals what is stored (no write when nothing
+changed).
 
 Events go first: a status write can end the object's daemon (a TrainingRun reaching a terminal
 phase), and its Events must not be lost with it. Posting is best effort and never fails a
@@ -12,6 +14,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from modelops.core.drafting import status_patch
 from modelops.core.intents import Event
 from modelops.k8s import events, objects
 from modelops.k8s.errors import KubeError
@@ -33,7 +36,8 @@ async def announce(session: KubeSession, body: dict[str, Any], posted: Iterable[
 async def finish(session: KubeSession, body: dict[str, Any], status: dict[str, Any],
                  posted: Iterable[Event]) -> None:
     await announce(session, body, posted)
-    if status != (body.get("status") or {}):
+    patch = status_patch(body.get("status") or {}, status)
+    if patch:
         meta = body["metadata"]
         await objects.patch_status(session, body["apiVersion"], body["kind"], meta["namespace"], meta["name"],
-                                   status)
+                                   patch)

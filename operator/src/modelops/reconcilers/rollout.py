@@ -59,7 +59,7 @@ from modelops.reconcilers.finishing import finish
 from modelops.reconcilers.measuring import Measurer
 from modelops.registry.mlflow import MLflowClient, MLflowError
 from modelops.routers.choosing import router_for
-from modelops.routers.interface import Backend, RouteTarget, TrafficRouter
+from modelops.routers.interface import STABLE_STAGE, Backend, RouteTarget, TrafficRouter
 
 API_VERSION = "modelops.io/v1alpha1"
 KIND = "Rollout"
@@ -247,6 +247,7 @@ class RolloutReconciler:
         route: Route,
         versions: Mapping[str, dict[str, Any] | None],
         warm: tuple[str, ...] = (),
+        stage: str = STABLE_STAGE,
     ) -> RouteTarget:
         meta = body["metadata"]
         return RouteTarget(
@@ -259,6 +260,7 @@ class RolloutReconciler:
             if route.candidate is not None else None,
             split=route.split,
             warm=tuple(self._backend(w, versions.get(w)) for w in warm if w in versions and versions[w] is not None),
+            stage=stage,
         )
 
     async def _route(
@@ -279,7 +281,9 @@ class RolloutReconciler:
             route = Route(spec.target, None, ALL_STABLE)
         if route is None:
             return
-        target = self._target(body, spec, route, versions, tuple(decision.warm))
+        in_flight = route.candidate is not None and status.get("currentStepName")
+        stage = str(status["currentStepName"]) if in_flight else STABLE_STAGE
+        target = self._target(body, spec, route, versions, tuple(decision.warm), stage)
         desired = router.desired(target)
         digest = route_hash(desired)
         desired["metadata"].setdefault("annotations", {})[ROUTE_HASH_ANNOTATION] = digest

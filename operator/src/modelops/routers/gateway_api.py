@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelops.api.rollout import GatewayAPIRouting
-from modelops.core.rollout.capabilities import CAPABILITIES, VARIANT_HEADER, Capabilities, Router
+from modelops.core.rollout.capabilities import CAPABILITIES, STAGE_HEADER, VARIANT_HEADER, Capabilities, Router
 from modelops.core.rollout.traffic import ALL_STABLE, Split
 from modelops.routers import (
     CANDIDATE_VARIANT,
@@ -132,6 +132,12 @@ class GatewayAPIRouter:
         if in_flight(target):
             rules.append(self._variant_rule(STABLE_VARIANT, "stable", target.stable))
         rules.append(self._split_rule(target))
+        # The stage header on every rule, mirrored copies included (a rule filter, not a backend
+        # one): the candidate's logged shadow traffic names its stage too.
+        for rule in rules:
+            stage = {"type": "RequestHeaderModifier",
+                     "requestHeaderModifier": {"set": [{"name": STAGE_HEADER, "value": target.stage_value}]}}
+            rule["filters"] = [stage, *rule.get("filters", [])]
         return rules
 
     def _variant_rule(self, name: str, variant: str, backend: Backend) -> dict[str, Any]:

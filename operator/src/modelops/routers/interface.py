@@ -35,6 +35,7 @@ from modelops.core.rollout.capabilities import Capabilities
 from modelops.core.rollout.traffic import Split
 
 ROLLOUT_LABEL = "modelops.io/rollout"
+STABLE_STAGE = "stable"
 MODEL_LABEL = "modelops.io/model"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "modelops", "app.kubernetes.io/component": "routing"}
 
@@ -72,6 +73,13 @@ class RouteTarget:
     # rollback to one is a rename, not a new Deployment; the other routers ignore them (each
     # ModelVersion keeps its own InferenceService).
     warm: Sequence[Backend] = ()
+    # The rollout stage the routed requests are served in (capabilities.STAGE_HEADER): the step
+    # name while a rollout is in flight, "stable" otherwise.
+    stage: str = STABLE_STAGE
+
+    @property
+    def stage_value(self) -> str:
+        return f"{self.rollout}/{self.stage}"
 
 
 def owner_reference(target: RouteTarget) -> dict[str, Any]:

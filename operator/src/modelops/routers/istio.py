@@ -39,7 +39,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelops.api.rollout import IstioRouting
-from modelops.core.rollout.capabilities import CAPABILITIES, VARIANT_HEADER, Capabilities, Router
+from modelops.core.rollout.capabilities import CAPABILITIES, STAGE_HEADER, VARIANT_HEADER, Capabilities, Router
 from modelops.core.rollout.traffic import ALL_STABLE, Split
 from modelops.routers import (
     CANDIDATE_VARIANT,
@@ -127,6 +127,9 @@ class IstioRouter:
         if in_flight(target):
             routes.append(self._variant_route(STABLE_VARIANT, "stable", target.stable, target.namespace))
         routes.append(self._split_route(target))
+        # The stage header on every route; Istio sends mirrored copies with the route's headers.
+        for route in routes:
+            route["headers"] = {"request": {"set": {STAGE_HEADER: target.stage_value}}}
         return routes
 
     def _variant_route(self, name: str, variant: str, backend: Backend, namespace: str) -> dict[str, Any]:

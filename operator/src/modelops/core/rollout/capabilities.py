@@ -40,6 +40,12 @@ from modelops.api.rollout import RolloutSpec, TrafficRouting
 VARIANT_HEADER = "x-modelops-variant"
 """The header a tester sets to ``candidate`` or ``stable`` to force a variant (routers that can)."""
 
+STAGE_HEADER = "x-modelops-stage"
+"""The header the routers that can set one put on every request they route: the Rollout and its
+step (``fraud-detector/canary-5``, or ``fraud-detector/stable`` with no rollout in flight).
+KServe's request logger forwards it (``metadataHeaders``) into every logged record, so a
+prediction names the rollout stage it was served in, next to its model and version."""
+
 
 class Router(StrEnum):
     GATEWAY_API = "gatewayAPI"

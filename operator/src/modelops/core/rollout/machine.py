@@ -54,7 +54,9 @@ step"): list the *next* step's name in ``spec.approved`` to accept and go on (af
 ``full-<len(steps)>``, the implicit promotion); toggle ``spec.paused`` true then false to measure the
 step again from scratch; or roll back by target or abort. Approvals are standing: a name left in
 ``spec.approved`` from an earlier rollout approves that step again, so a new rollout's start says
-which of its steps are already approved.
+which of its steps are already approved. A hold is the exception: it is accepted only by a name
+added *after* it began (``status.approvedAtHold`` keeps ``spec.approved`` as it was then), because a
+step approved in advance — in git, before anyone saw this analysis — must not wave it through.
 
 **A spec the router cannot run** (``capabilities.check``, or a duration too long to use) sets
 ``Accepted=False/InvalidSpec`` and starts or advances nothing: a rollout in flight is frozen at its
@@ -285,6 +287,7 @@ class _Planner:
         self.analysis: AnalysisStatus | None = current.analysis
         self.ab: ABTestStatus | None = current.ab_test
         self.warm: list[str] = list(current.warm)
+        self.approved_at_hold: list[str] | None = current.approved_at_hold
         progressing = get_condition(self.draft.data.get("conditions"), PROGRESSING)
         self.reason: str | None = str(progressing.get("reason")) if progressing else None
         self.entries: list[HistoryEntry] = []
@@ -867,7 +870,7 @@ class _Planner:
         step = steps[index]
         next_name = schedule.name_at(steps, index + 1)
         if held_before:
-            if next_name in spec.approved:
+            if next_name in spec.approved and next_name not in (self.approved_at_hold or []):
                 self.log(
                     RolloutPhase.PAUSED.value,
                     next_name,
@@ -949,13 +952,19 @@ class _Planner:
         return self.started is not None and self.started < self.stamp
 
     def hold(self, index: int, reason: str, message: str) -> None:
-        steps = self.steps
+        spec, steps = self.spec, self.steps
+        assert spec is not None
         name, next_name = schedule.name_at(steps, index), schedule.name_at(steps, index + 1)
+        self.approved_at_hold = list(spec.approved)
+        go_on = f"add {next_name} to spec.approved"
+        if next_name in spec.approved:
+            go_on = (f"remove {next_name} from spec.approved and add it again (it was approved before this hold "
+                     "began, which does not accept the hold)")
         self.move(
             RolloutPhase.PAUSED,
             reason,
-            f"held at step {index} ({name}): {message}. To go on, add {next_name} to spec.approved; to measure "
-            f"again, set spec.paused to true and back to false; to roll back, set spec.target to {self.stable}",
+            f"held at step {index} ({name}): {message}. To go on, {go_on}; to measure again, set spec.paused to "
+            f"true and back to false; to roll back, set spec.target to {self.stable}",
             event="Warning",
         )
         self.stay_held(index)
@@ -1016,6 +1025,7 @@ class _Planner:
                 "abTest": to_wire(self.ab) if self.ab is not None else None,
                 "warm": warm,
                 "retired": self.retired(warm, retire),
+                "approvedAtHold": self.hold_baseline(),
                 "history": [to_wire(item) for item in history],
             }
         )
@@ -1048,6 +1058,19 @@ class _Planner:
                 continue
             retire.append(name)
         return warm, retire
+
+    def hold_baseline(self) -> list[str] | None:
+        """status.approvedAtHold while held: the names approved when the hold began that are still
+        approved now — a name removed and listed again counts as approved after the hold."""
+        if not self.held or self.approved_at_hold is None:
+            return None
+        approved = self.spec.approved if self.spec is not None else []
+        return [name for name in self.approved_at_hold if name in approved]
+
+    @property
+    def held(self) -> bool:
+        """Is the rollout on hold (analysis), paused by spec on top of one included?"""
+        return self.phase is RolloutPhase.PAUSED and self.reason in HOLD_REASONS
 
     def retired(self, warm: Sequence[str], retire: Sequence[str]) -> list[str]:
         """status.retired: versions retired now or before, newest first, minus any version that serves

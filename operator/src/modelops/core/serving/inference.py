@@ -19,6 +19,7 @@ from modelops.api.config import NodePool, ServingSettings
 from modelops.api.modelversion import ModelVersionSpec
 from modelops.core.naming import MAX_LABEL, dns_label
 from modelops.core.resources import container_resources
+from modelops.core.rollout.capabilities import STAGE_HEADER
 
 MODELVERSION_LABEL = "modelops.io/modelversion"
 MODEL_LABEL = "modelops.io/model"
@@ -26,7 +27,8 @@ VERSION_LABEL = "modelops.io/version"
 DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
 # Only values fixed for the version's life: KServe copies ISVC annotations into the predictor's
 # pod template, so a value that changed on promotion (the role) would restart serving Pods. The
-# rollout stage reaches the log records through the router's request headers instead.
+# rollout stage reaches the log records through the router's request header instead
+# (``metadataHeaders``: capabilities.STAGE_HEADER, set by the gatewayAPI and istio routers).
 LOGGED_ANNOTATIONS = (MODEL_LABEL, VERSION_LABEL, MODELVERSION_LABEL)
 
 
@@ -88,6 +90,7 @@ def desired_predictor(
         predictor["logger"] = {
             "mode": logger.mode.value if logger else "all",
             "url": settings.log_sink_url,
+            "metadataHeaders": [STAGE_HEADER],
             "metadataAnnotations": list(LOGGED_ANNOTATIONS),
         }
     if shared_by is not None:
