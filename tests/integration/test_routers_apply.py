@@ -131,7 +131,8 @@ def test_gateway_api_defaults_do_not_change_the_split(dyn: dynamic.DynamicClient
     assert rules[2]["matches"] == [{"path": {"type": "PathPrefix", "value": "/"}}]
     assert rules[2]["backendRefs"][0]["kind"] == "Service" and rules[2]["backendRefs"][0]["group"] == ""
     assert obj["spec"]["parentRefs"][0]["group"] == "gateway.networking.k8s.io"
-    assert rules[2]["filters"][0]["requestMirror"]["percent"] == 20
+    assert [f["type"] for f in rules[2]["filters"]] == ["RequestHeaderModifier", "RequestMirror"]
+    assert rules[2]["filters"][1]["requestMirror"]["percent"] == 20
     assert router.observed_split(obj, target) == Split(95, 5, 20)
 
 
