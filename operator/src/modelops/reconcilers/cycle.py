@@ -35,6 +35,19 @@ ObservationT = TypeVar("ObservationT")
 DecisionT = TypeVar("DecisionT", bound=Decision)
 
 
+class ObjectLocks:
+    """One lock per object: a daemon's reconcile and a handler's for the same object never overlap."""
+
+    def __init__(self) -> None:
+        self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def __getitem__(self, key: tuple[str, str]) -> asyncio.Lock:
+        return self._locks[key]
+
+    def forget(self, namespace: str, name: str) -> None:
+        self._locks.pop((namespace, name), None)
+
+
 class Reconciler(Generic[ObservationT, DecisionT]):
     API_VERSION = "modelops.io/v1alpha1"
     KIND = ""
@@ -44,10 +57,10 @@ class Reconciler(Generic[ObservationT, DecisionT]):
         self.session = session
         self.mlflow = mlflow
         self.config = config
-        self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._locks = ObjectLocks()
 
     def forget(self, namespace: str, name: str) -> None:
-        self._locks.pop((namespace, name), None)
+        self._locks.forget(namespace, name)
 
     async def reconcile(self, namespace: str, name: str) -> float | None:
         """One reconcile; returns seconds until the next one is due (None: only on events)."""

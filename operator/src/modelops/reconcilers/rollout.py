@@ -29,7 +29,6 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections import defaultdict
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -55,6 +54,7 @@ from modelops.core.serving.inference import (
 from modelops.core.serving.progress import served_storage_uri
 from modelops.k8s import objects
 from modelops.k8s.session import KubeSession
+from modelops.reconcilers.cycle import ObjectLocks
 from modelops.reconcilers.finishing import finish
 from modelops.reconcilers.measuring import Measurer
 from modelops.registry.mlflow import MLflowClient, MLflowError
@@ -75,15 +75,18 @@ def route_hash(manifest: Mapping[str, Any]) -> str:
 
 
 class RolloutReconciler:
+    """One per operator; ``reconcile`` is called by each Rollout's daemon (its single writer) and
+    ``release`` by the delete handler. Holds the Prometheus clients (``Measurer``) across Rollouts."""
+
     def __init__(self, session: KubeSession, mlflow: MLflowClient | None, config: OperatorConfig) -> None:
         self.session = session
         self.mlflow = mlflow
         self.config = config
         self.measurer = Measurer(config.analysis)
-        self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._locks = ObjectLocks()
 
     def forget(self, namespace: str, name: str) -> None:
-        self._locks.pop((namespace, name), None)
+        self._locks.forget(namespace, name)
 
     async def close(self) -> None:
         await self.measurer.close()

@@ -19,16 +19,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from modelops.api.rollout import RolloutPhase
 from modelops.core.rollout.intents import CHALLENGER, CHAMPION, AliasMove, VersionTag
+from modelops.core.rollout.machine import IN_FLIGHT
 
-IN_FLIGHT = frozenset({RolloutPhase.PROGRESSING.value, RolloutPhase.PAUSED.value, RolloutPhase.AWAITING_APPROVAL.value})
 PENDING_KEPT = 10
 
 
 def desired_aliases(status: Mapping[str, Any]) -> dict[str, str | None]:
     """alias -> ModelVersion name (None: the alias must not exist) for a Rollout's status."""
-    in_flight = status.get("phase") in IN_FLIGHT
+    in_flight = status.get("phase") in {phase.value for phase in IN_FLIGHT}
     candidate = status.get("candidate") if in_flight else None
     return {CHAMPION: status.get("stable") or None, CHALLENGER: candidate or None}
 
