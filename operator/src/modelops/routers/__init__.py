@@ -20,6 +20,9 @@ back from an object become a ``Split``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from modelops.core.rollout.traffic import Split
 from modelops.routers.interface import RouteTarget
 
@@ -69,3 +72,23 @@ def split_from_weights(stable: float, candidate: float, other: float, mirror: in
         return None
     candidate_percent = percent(100 * candidate / total)
     return Split(100 - candidate_percent, candidate_percent, mirror)
+
+
+# Tolerant readers of objects read back from the API server: a route edited by hand may hold any
+# shape, and reading it must give "cannot say" (None, 0, empty), never an exception.
+
+
+def as_mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def as_list(value: Any) -> list[Mapping[str, Any]]:
+    """The mappings of a list (anything else in it, or a non-list, is ignored)."""
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
+def positive_int(value: Any, *, at_most: int | None = None) -> int:
+    """A positive integer weight or percentage as written; 0 for anything else (bool included)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value if at_most is None or value <= at_most else 0
+    return 0

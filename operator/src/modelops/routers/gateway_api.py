@@ -43,10 +43,13 @@ from modelops.routers import (
     CANDIDATE_VARIANT,
     SPLIT,
     STABLE_VARIANT,
+    as_list,
+    as_mapping,
     check_target,
     has_candidate_variant,
     in_flight,
     percent,
+    positive_int,
     split_from_weights,
 )
 from modelops.routers.interface import Backend, RouteTarget, labels, owner_reference
@@ -83,15 +86,15 @@ class GatewayAPIRouter:
     def observed_split(self, obj: Mapping[str, Any] | None, target: RouteTarget) -> Split | None:
         if not isinstance(obj, Mapping):
             return None
-        spec = _mapping(obj.get("spec"))
-        rule = _split_rule(_list(spec.get("rules")))
+        spec = as_mapping(obj.get("spec"))
+        rule = _split_rule(as_list(spec.get("rules")))
         if rule is None:
             return None
         namespace = target.namespace
         candidate = target.candidate
         stable_weight = candidate_weight = other_weight = 0
-        for ref in _list(rule.get("backendRefs")):
-            weight = _weight(ref.get("weight", 1))
+        for ref in as_list(rule.get("backendRefs")):
+            weight = positive_int(ref.get("weight", 1))
             if _is_service(ref, target.stable.service, namespace):
                 stable_weight += weight
             elif candidate is not None and _is_service(ref, candidate.service, namespace):
@@ -173,22 +176,13 @@ class GatewayAPIRouter:
 # ------------------------------------------------------------------------------------ reading
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
-
-def _list(value: Any) -> list[Mapping[str, Any]]:
-    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
-
-
-def _weight(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _matches_every_request(rule: Mapping[str, Any]) -> bool:
     """True for a rule with no condition beyond the defaulted ``PathPrefix /``."""
-    matches = _list(rule.get("matches"))
-    return not matches or any(set(m) <= {"path"} and dict(_mapping(m.get("path"))) in ({}, DEFAULT_PATH)
+    matches = as_list(rule.get("matches"))
+    return not matches or any(set(m) <= {"path"} and dict(as_mapping(m.get("path"))) in ({}, DEFAULT_PATH)
                               for m in matches)
 
 
@@ -213,15 +207,15 @@ def _is_service(ref: Mapping[str, Any], service: str, namespace: str) -> bool:
 
 
 def _mirror_percent(rule: Mapping[str, Any], service: str, namespace: str) -> int:
-    for entry in _list(rule.get("filters")):
-        mirror = _mapping(entry.get("requestMirror"))
-        if entry.get("type") != "RequestMirror" or not _is_service(_mapping(mirror.get("backendRef")), service,
+    for entry in as_list(rule.get("filters")):
+        mirror = as_mapping(entry.get("requestMirror"))
+        if entry.get("type") != "RequestMirror" or not _is_service(as_mapping(mirror.get("backendRef")), service,
                                                                     namespace):
             continue
         share = mirror.get("percent")
         if isinstance(share, int | float) and not isinstance(share, bool):
             return percent(share)
-        fraction = _mapping(mirror.get("fraction"))
+        fraction = as_mapping(mirror.get("fraction"))
         numerator, denominator = fraction.get("numerator"), fraction.get("denominator", 100)
         if isinstance(numerator, int) and isinstance(denominator, int) and denominator > 0:
             return percent(100 * numerator / denominator)

@@ -45,10 +45,13 @@ from modelops.routers import (
     CANDIDATE_VARIANT,
     SPLIT,
     STABLE_VARIANT,
+    as_list,
+    as_mapping,
     check_target,
     has_candidate_variant,
     in_flight,
     percent,
+    positive_int,
     split_from_weights,
 )
 from modelops.routers.interface import Backend, RouteTarget, labels, owner_reference
@@ -88,17 +91,17 @@ class IstioRouter:
     def observed_split(self, obj: Mapping[str, Any] | None, target: RouteTarget) -> Split | None:
         if not isinstance(obj, Mapping):
             return None
-        route = _split_route(_list(_mapping(obj.get("spec")).get("http")))
+        route = _split_route(as_list(as_mapping(obj.get("spec")).get("http")))
         if route is None:
             return None
         namespace = target.namespace
         candidate = target.candidate
-        destinations = _list(route.get("route"))
+        destinations = as_list(route.get("route"))
         stable_weight = candidate_weight = other_weight = 0
         for destination in destinations:
             default = 100 if len(destinations) == 1 else 0
-            weight = _weight(destination.get("weight", default))
-            host = _mapping(destination.get("destination")).get("host")
+            weight = positive_int(destination.get("weight", default))
+            host = as_mapping(destination.get("destination")).get("host")
             if _is_service(host, target.stable.service, namespace):
                 stable_weight += weight
             elif candidate is not None and _is_service(host, candidate.service, namespace):
@@ -164,16 +167,7 @@ class IstioRouter:
 # ------------------------------------------------------------------------------------ reading
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
-
-def _list(value: Any) -> list[Mapping[str, Any]]:
-    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
-
-
-def _weight(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _split_route(routes: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
@@ -191,14 +185,14 @@ def _is_service(host: Any, service: str, namespace: str) -> bool:
 
 
 def _share(value: Any) -> int | None:
-    number = _mapping(value).get("value")
+    number = as_mapping(value).get("value")
     if isinstance(number, int | float) and not isinstance(number, bool):
         return percent(number)
     return None
 
 
 def _mirror_percent(route: Mapping[str, Any], service: str, namespace: str) -> int:
-    if _is_service(_mapping(route.get("mirror")).get("host"), service, namespace):
+    if _is_service(as_mapping(route.get("mirror")).get("host"), service, namespace):
         share = _share(route.get("mirrorPercentage"))
         if share is not None:
             return share
@@ -206,8 +200,8 @@ def _mirror_percent(route: Mapping[str, Any], service: str, namespace: str) -> i
         if isinstance(legacy, int) and not isinstance(legacy, bool):
             return percent(legacy)
         return 100
-    for mirror in _list(route.get("mirrors")):
-        if _is_service(_mapping(mirror.get("destination")).get("host"), service, namespace):
+    for mirror in as_list(route.get("mirrors")):
+        if _is_service(as_mapping(mirror.get("destination")).get("host"), service, namespace):
             share = _share(mirror.get("percentage"))
             return 100 if share is None else share
     return 0

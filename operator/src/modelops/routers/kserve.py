@@ -55,7 +55,7 @@ from modelops.core.rollout.capabilities import CAPABILITIES, Capabilities, Route
 from modelops.core.rollout.traffic import ALL_STABLE, Split
 from modelops.core.serving.inference import DEPLOYMENT_MODE_ANNOTATION
 from modelops.core.serving.readiness import MAX_MESSAGE
-from modelops.routers import check_target, split_from_weights
+from modelops.routers import as_list, as_mapping, check_target, positive_int, split_from_weights
 from modelops.routers.interface import MODEL_LABEL, Backend, RouteTarget, labels, owner_reference
 
 API_VERSION = "serving.kserve.io/v1beta1"
@@ -134,20 +134,20 @@ class KServeRouter:
     def observed_split(self, obj: Mapping[str, Any] | None, target: RouteTarget) -> Split | None:
         if not isinstance(obj, Mapping):
             return None
-        spec = _mapping(obj.get("spec"))
+        spec = as_mapping(obj.get("spec"))
         canaries = {
-            str(_mapping(entry.get("predictor")).get("name")): _traffic(entry.get("trafficPercent"))
-            for entry in _list(spec.get("canary"))
+            str(as_mapping(entry.get("predictor")).get("name")): positive_int(entry.get("trafficPercent"), at_most=100)
+            for entry in as_list(spec.get("canary"))
         }
         reported = {
-            str(entry.get("name")): _traffic(entry.get("trafficPercent"))
-            for entry in _list(_mapping(obj.get("status")).get("canaryStatuses"))
+            str(entry.get("name")): positive_int(entry.get("trafficPercent"), at_most=100)
+            for entry in as_list(as_mapping(obj.get("status")).get("canaryStatuses"))
         }
         shares = {name: reported.get(name, share) for name, share in canaries.items()}
         main_share = 100 - sum(shares.values())
         if main_share < 0:
             return None
-        main_name = _mapping(spec.get("predictor")).get("name")
+        main_name = as_mapping(spec.get("predictor")).get("name")
         stable_weight = candidate_weight = other_weight = 0
         for name, share in [(main_name, main_share), *shares.items()]:
             if name == target.stable.predictor_name:
@@ -227,16 +227,7 @@ def _canary(backend: Backend, traffic_percent: int, stable_min: int) -> dict[str
 # ------------------------------------------------------------------------------------ reading
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
-
-def _list(value: Any) -> list[Mapping[str, Any]]:
-    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
-
-
-def _traffic(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 100 else 0
 
 
 def _message(text: str) -> str:
@@ -247,10 +238,10 @@ def _model_state(model_status: Mapping[str, Any]) -> tuple[bool, str]:
     """(loaded, what to say) from a KServe ``modelStatus``: loaded unless KServe reports an active
     model state other than Loaded (absent states mean KServe does not track the model: the
     Deployment's readiness is all there is)."""
-    active = _mapping(model_status.get("states")).get("activeModelState")
+    active = as_mapping(model_status.get("states")).get("activeModelState")
     if active in (None, "", "Loaded"):
         return True, ""
-    failure = _mapping(model_status.get("lastFailureInfo"))
+    failure = as_mapping(model_status.get("lastFailureInfo"))
     detail = f": {failure.get('reason')}: {failure.get('message')}" if failure.get("message") else ""
     return False, f"the model is {active}, not Loaded{detail}"
 
@@ -267,31 +258,31 @@ def predictor_readiness(isvc: Mapping[str, Any] | None, predictor_name: str) -> 
     """
     if not isinstance(isvc, Mapping):
         return False, NOT_DEPLOYED, "the InferenceService does not exist yet"
-    metadata = _mapping(isvc.get("metadata"))
+    metadata = as_mapping(isvc.get("metadata"))
     isvc_name = metadata.get("name", "")
-    spec = _mapping(isvc.get("spec"))
-    status = _mapping(isvc.get("status"))
-    if _mapping(spec.get("predictor")).get("name") == predictor_name:
-        conditions = {str(c.get("type")): c for c in _list(status.get("conditions"))}
+    spec = as_mapping(isvc.get("spec"))
+    status = as_mapping(isvc.get("status"))
+    if as_mapping(spec.get("predictor")).get("name") == predictor_name:
+        conditions = {str(c.get("type")): c for c in as_list(status.get("conditions"))}
         condition = conditions.get("PredictorReady")
         if condition is None:
             return False, PENDING, f"waiting for KServe to report predictor {predictor_name} of {isvc_name}"
         if condition.get("status") != "True":
             why = condition.get("message") or condition.get("reason") or "PredictorReady is not True"
             return False, NOT_READY, _message(f"predictor {predictor_name} of {isvc_name} is not ready: {why}")
-        loaded, detail = _model_state(_mapping(status.get("modelStatus")))
+        loaded, detail = _model_state(as_mapping(status.get("modelStatus")))
         if not loaded:
             return False, MODEL_NOT_LOADED, _message(f"predictor {predictor_name} of {isvc_name}: {detail}")
         return True, READY, f"predictor {predictor_name} of {isvc_name} is Ready"
-    if not any(_mapping(c.get("predictor")).get("name") == predictor_name for c in _list(spec.get("canary"))):
+    if not any(as_mapping(c.get("predictor")).get("name") == predictor_name for c in as_list(spec.get("canary"))):
         return False, NOT_DEPLOYED, f"InferenceService {isvc_name} does not deploy predictor {predictor_name}"
-    reports = [entry for entry in _list(status.get("canaryStatuses")) if entry.get("name") == predictor_name]
+    reports = [entry for entry in as_list(status.get("canaryStatuses")) if entry.get("name") == predictor_name]
     if not reports:
         return False, PENDING, f"waiting for KServe to report canary {predictor_name} of {isvc_name}"
     report = reports[0]
     if report.get("ready") is not True:
         return False, NOT_READY, f"canary {predictor_name} of {isvc_name} has no available replica yet"
-    loaded, detail = _model_state(_mapping(report.get("modelStatus")))
+    loaded, detail = _model_state(as_mapping(report.get("modelStatus")))
     if not loaded:
         return False, MODEL_NOT_LOADED, _message(f"canary {predictor_name} of {isvc_name}: {detail}")
     return True, READY, f"canary {predictor_name} of {isvc_name} is Ready"
