@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -102,3 +103,47 @@ def test_status_patch_sends_changes_deletes_dropped_keys_and_is_empty_when_equal
     assert status_patch(stored, planned) == {"phase": "Promoted", "stable": "v2", "url": None, "candidate": None}
     assert status_patch(stored, dict(stored)) == {}
     assert status_patch({}, {"x": None}) == {}
+
+
+def _merge(target: Any, patch: Any) -> Any:
+    """RFC 7386 applied, as the API server applies a merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _merge(result.get(key), value)
+    return result
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def test_status_patch_deletes_a_nested_key_the_plan_dropped() -> None:
+    from modelops.core.drafting import status_patch
+
+    stored = {"registry": {"champion": "v1", "challenger": "v2"}, "phase": "Progressing"}
+    planned = {"registry": {"champion": "v2"}, "phase": "Promoted"}
+    patch = status_patch(stored, planned)
+    assert patch == {"registry": {"champion": "v2", "challenger": None}, "phase": "Promoted"}
+    assert _merge(stored, patch) == planned
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from("abcd"), inner,
+                                                                                 max_size=4), max_leaves=12)
+
+
+@given(st.dictionaries(st.sampled_from("pqrs"), _json, max_size=4),
+       st.dictionaries(st.sampled_from("pqrs"), _json, max_size=4))
+def test_status_patch_applied_as_a_merge_patch_gives_the_planned_status(stored: dict[str, Any],
+                                                                         planned: dict[str, Any]) -> None:
+    from modelops.core.drafting import status_patch
+
+    stored = _without_nulls(stored)
+    assert _merge(stored, status_patch(stored, planned)) == _without_nulls(planned)
