@@ -43,8 +43,10 @@ DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 DNS1123_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS1123_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 LABEL_VALUE_PATTERN = r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$"
+# A Kubernetes quantity that cannot be negative (a resource amount): the apimachinery grammar
+# without the minus sign of the mantissa (the exponent may still be negative: 5e-3).
 QUANTITY_PATTERN = (
-    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+    r"^\+?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
 ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 CONDITION_TYPE_PATTERN = (
@@ -145,8 +147,11 @@ Percent = Annotated[int, Field(ge=0, le=100)]
 """An integer percentage of traffic, 0 to 100."""
 
 QuantityString = Annotated[str, Field(pattern=QUANTITY_PATTERN, max_length=64)]
-Quantity = Annotated[int | QuantityString, Field(json_schema_extra={"x-kubernetes-int-or-string": True})]
-"""A Kubernetes resource quantity: an integer (``4``) or a string (``"500m"``, ``"16Gi"``, ``"0.5"``)."""
+Quantity = Annotated[
+    Annotated[int, Field(ge=0)] | QuantityString, Field(json_schema_extra={"x-kubernetes-int-or-string": True})
+]
+"""A Kubernetes resource quantity, never negative: an integer (``4``) or a string (``"500m"``,
+``"16Gi"``, ``"0.5"``). ``-8Gi`` is refused at admission, naming the field."""
 
 StringMap = Annotated[dict[str, Annotated[str, Field(max_length=4096)]], Field(max_length=128)]
 """Labels or annotations (at most 128 entries)."""

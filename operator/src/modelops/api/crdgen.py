@@ -133,7 +133,8 @@ def to_structural(
             hoisted: Schema = {}
             for arm in arms:
                 for key, value in arm.items():
-                    if key in ("pattern", "maxLength", "minLength"):
+                    # Each keyword applies to its own type (pattern to strings, minimum to numbers).
+                    if key in ("pattern", "maxLength", "minLength", "minimum", "maximum"):
                         hoisted[key] = value
                     elif key != "type":
                         raise SchemaError(f"{where}: int-or-string arm has unsupported key {key!r}")

@@ -11,6 +11,7 @@ added nor removed later); pydantic cannot see the old object, so those rules liv
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
@@ -57,14 +58,34 @@ class Role(StrEnum):
     NONE = "none"
 
 
+# The URI schemes KServe's default storage initializer fetches, read from KServe v0.20.0 (the
+# pinned module): pkg/controller/v1beta1/inferenceservice/utils/utils.go, SupportedStorageURIPrefixList
+# (tests/unit/test_api_models.py compares this list with that file in the Go module cache). Azure
+# Blob URLs are https://. A scheme served only by a custom ClusterStorageContainer is refused here.
+KSERVE_STORAGE_SCHEMES = ("gs", "s3", "pvc", "file", "https", "http", "hdfs", "webhdfs", "oci", "oci+native", "hf")
+REGISTRY_URI_PATTERN = r"^models:/[^/@\s]+(/[0-9]+|@[^/@\s]+)$"
+STORAGE_URI_PATTERN = (
+    "^(" + "|".join(scheme.replace("+", "\\+") for scheme in KSERVE_STORAGE_SCHEMES) + r")://[^\s]+$"
+)
+STORAGE_URI_MESSAGE = (
+    "must be a URI KServe's storage initializer can fetch (" + ", ".join(f"{s}://" for s in KSERVE_STORAGE_SCHEMES)
+    + ") or an MLflow registry URI models:/<name>/<version> or models:/<name>@<alias>, without spaces"
+)
+
+
 class Artifact(SpecModel):
     """Where the model files are and how to serve them. Immutable after creation."""
 
     storage_uri: Uri = Field(
         description=(
-            "Model location: s3://, gs://, https://, pvc:// or an MLflow registry URI models:/<name>/<version>, "
-            "which the operator resolves once to an immutable URI (status.registry.resolvedUri)."
-        )
+            "Model location: a URI KServe's storage initializer fetches (s3://, gs://, https://, pvc://, hf://, "
+            "oci://, ...) or an MLflow registry URI models:/<name>/<version> or models:/<name>@<alias>, which the "
+            "operator resolves once to an immutable URI (status.registry.resolvedUri)."
+        ),
+        json_schema_extra=validations(cel(
+            f"self.matches(r'{STORAGE_URI_PATTERN}') || self.matches(r'{REGISTRY_URI_PATTERN}')",
+            STORAGE_URI_MESSAGE,
+        )),
     )
     format: str = Field(
         min_length=1,
@@ -79,6 +100,13 @@ class Artifact(SpecModel):
         max_length=253,
         description="KServe ServingRuntime to use, e.g. kserve-sklearnserver. Absent: KServe picks one for the format.",
     )
+
+    @field_validator("storage_uri")
+    @classmethod
+    def _fetchable(cls, value: str) -> str:
+        if not (re.match(STORAGE_URI_PATTERN, value) or re.match(REGISTRY_URI_PATTERN, value)):
+            raise ValueError(STORAGE_URI_MESSAGE)
+        return value
 
 
 class Lineage(SpecModel):

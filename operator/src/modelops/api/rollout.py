@@ -44,6 +44,7 @@ from modelops.api.common import (
 # ----------------------------------------------------------------------------------- routing
 
 ROUTER_MESSAGE = "spec.trafficRouting: exactly one of gatewayAPI, istio, kserve must be set"
+MODEL_IMMUTABLE = "spec.model is immutable: a Rollout drives one model; create a new Rollout for another"
 
 
 class ParentRef(SpecModel):
@@ -386,7 +387,14 @@ class RolloutSpec(SpecModel):
     """Which ModelVersion should serve the model, and how traffic moves to it. Patch spec.target
     back to a warm version to roll back at once; set abort: true to return all traffic to stable."""
 
-    model: LabelValue = Field(description="Registered model name, e.g. fraud-detector. One Rollout per served model.")
+    model: LabelValue = Field(
+        description=(
+            "Registered model name in MLflow, e.g. fraud-detector. One Rollout drives a model: when several name the "
+            "same model (in any namespace the operator watches), the oldest acts and the others are refused. "
+            "Immutable."
+        ),
+        json_schema_extra=validations(cel("self == oldSelf", MODEL_IMMUTABLE)),
+    )
     target: Name = Field(
         description=(
             "Name of the ModelVersion that should serve. Changing it to a new version starts the steps; "
