@@ -251,6 +251,7 @@ def test_lineage_cli_prints_the_whole_chain(
     doc["spec"]["model"] = unique("lineage")
     doc["spec"]["artifact"]["storageUri"] = "s3://models/lineage/model"
     doc["spec"]["lineage"]["mlflowRunId"] = run.info.run_id
+    doc["spec"]["lineage"]["trainingRun"] = "fraud-detector-train-2025-01-31"  # a run since deleted
     apply(env.dyn, doc, env.namespace)
     lineage = doc["spec"]["lineage"]
 

@@ -18,6 +18,7 @@ from modelops.core.analysis.sequential import decide_step
 from modelops.core.analysis.srm import check_sample_ratio
 from modelops.core.analysis.verdicts import assess, judge
 from modelops.core.conditions import get_condition
+from modelops.core.ownership import Claim, ClaimState, Contender, Rejection
 from modelops.core.rollout import steps as schedule
 from modelops.core.rollout.intents import CHALLENGER, CHAMPION, Route
 from modelops.core.rollout.machine import (
@@ -80,6 +81,7 @@ class Driver:
         *,
         analysis: StepAnalysis | None = None,
         router_split: Split | None = None,
+        observed: dict[str, Any] | None = None,
         **changes: Any,
     ) -> RolloutDecision:
         if changes:
@@ -88,6 +90,7 @@ class Driver:
         observation = RolloutObservation(
             name=MODEL, namespace="ml", generation=self.generation, spec=self.spec, status=self.status,
             versions=self.versions, analysis=analysis, router_split=router_split, spec_actor="kubectl-patch",
+            **(observed or {}),
         )
         self.last = plan(observation, at)
         self.status = self.last.status
@@ -749,8 +752,8 @@ def test_an_unreadable_spec_is_a_condition_and_moves_nothing() -> None:
 
 
 def test_kserve_refuses_a_shadow_step_and_does_not_start() -> None:
-    driver = serving(trafficRouting=KSERVE)
-    decision = driver.plan(NOW, target=V2)
+    driver = serving(trafficRouting=KSERVE, steps=QUICK)
+    decision = driver.plan(NOW, target=V2, steps=STEPS)
     accepted = driver.condition(ACCEPTED)
     assert accepted is not None and accepted["status"] == "False" and accepted["reason"] == "InvalidSpec"
     assert accepted["message"].startswith("spec.steps[0].shadow: the kserve router cannot mirror traffic")
@@ -836,3 +839,86 @@ def test_a_next_step_approved_before_the_hold_does_not_accept_it() -> None:
     accepted = driver.plan(minutes(6), analysis=bad, approved=["canary-1"])
     assert accepted.phase is RolloutPhase.PROGRESSING and accepted.status["currentStep"] == 1
     assert accepted.status.get("approvedAtHold") is None
+
+
+# ------------------------------------------------------------------ refusals (nothing moves)
+
+FOREIGN_ROUTE = Claim(ClaimState.FOREIGN, managers=("kubectl-client-side-apply",))
+
+
+def contenders(*entries: tuple[str, str, datetime]) -> tuple[Contender, ...]:
+    return tuple(Contender(namespace, name, created) for namespace, name, created in entries)
+
+
+def test_a_younger_rollout_of_the_same_model_is_refused_and_moves_nothing() -> None:
+    driver = Driver(spec(target=V1))
+    rivals = contenders(("other", "fraud", NOW - timedelta(days=1)), ("ml", MODEL, NOW))
+    decision = driver.plan(NOW, observed={"contenders": rivals})
+    accepted = driver.condition(ACCEPTED)
+    assert accepted is not None and accepted["status"] == "False" and accepted["reason"] == "RolloutConflict"
+    assert "Rollout other/fraud already drives model fraud-detector" in accepted["message"]
+    assert decision.refused and decision.route is None and decision.status.get("stable") is None
+    assert decision.phase is RolloutPhase.IDLE and reasons(decision) == ["RolloutConflict"]
+    assert desired_aliases(decision.status) == {CHAMPION: None, CHALLENGER: None}
+    again = driver.plan(NOW + timedelta(minutes=1), observed={"contenders": rivals})
+    assert again.events == [] and again.refused
+
+
+def test_the_oldest_rollout_acts_and_a_refused_one_takes_over_when_it_goes() -> None:
+    driver = Driver(spec(target=V1))
+    rivals = contenders(("ml", MODEL, NOW - timedelta(days=1)), ("ml", "zz-younger", NOW))
+    assert driver.plan(NOW, observed={"contenders": rivals}).phase is RolloutPhase.PROMOTED
+    loser = Driver(spec(target=V1))
+    assert loser.plan(NOW, observed={"contenders": contenders(("ml", "aa-older", NOW - timedelta(hours=1)),
+                                                              ("ml", MODEL, NOW))}).refused
+    taken = loser.plan(NOW + timedelta(minutes=1), observed={"contenders": contenders(("ml", MODEL, NOW))})
+    assert not taken.refused and taken.phase is RolloutPhase.PROMOTED
+    assert get_condition(taken.status["conditions"], ACCEPTED)["status"] == "True"  # type: ignore[index]
+
+
+def test_a_route_someone_else_made_is_refused_and_left_untouched() -> None:
+    driver = Driver(spec(target=V1))
+    decision = driver.plan(NOW, observed={"route_claim": FOREIGN_ROUTE, "route_name": f"HTTPRoute/{MODEL}"})
+    accepted = driver.condition(ACCEPTED)
+    assert accepted is not None and accepted["reason"] == "RouteConflict"
+    assert f"HTTPRoute {MODEL} already exists" in accepted["message"]
+    assert "managed by kubectl-client-side-apply" in accepted["message"]
+    assert decision.refused and decision.route is None and decision.status.get("stable") is None
+
+
+def test_a_refused_route_write_is_a_condition_and_clears_when_the_write_succeeds() -> None:
+    driver = serving()
+    refused = Rejection("HTTPRoute fraud-detector", 422, "Invalid", "denied by policy only-gateway-x")
+    decision = driver.plan(NOW, observed={"rejection": refused})
+    accepted = driver.condition(ACCEPTED)
+    assert accepted is not None and accepted["reason"] == "RouteRejected"
+    assert "denied by policy only-gateway-x" in accepted["message"] and decision.refused
+    assert reasons(decision) == ["RouteRejected"] and decision.status["stable"] == V1
+    cleared = driver.plan(NOW + timedelta(minutes=1))
+    assert not cleared.refused and driver.condition(ACCEPTED)["status"] == "True"  # type: ignore[index]
+
+
+def test_a_target_of_another_model_is_invalid_and_moves_nothing() -> None:
+    driver = serving()
+    driver.versions = {**driver.versions, "churn-v9": VersionState(exists=True, ready=True, model="churn")}
+    decision = driver.plan(NOW, target="churn-v9")
+    accepted = driver.condition(ACCEPTED)
+    assert accepted is not None and accepted["reason"] == "InvalidSpec"
+    assert accepted["message"].startswith("spec.target: ModelVersion churn-v9 is a version of model 'churn'")
+    assert decision.status["stable"] == V1 and decision.status.get("candidate") is None
+    assert decision.route == Route(V1, None, ALL_STABLE)
+
+
+def test_a_refused_first_target_is_not_served() -> None:
+    driver = Driver(spec(target=V1, trafficRouting=KSERVE))
+    decision = driver.plan(NOW)
+    assert decision.phase is RolloutPhase.IDLE and decision.status.get("stable") is None
+    assert decision.route is None and desired_aliases(decision.status) == {CHAMPION: None, CHALLENGER: None}
+
+
+def test_a_target_that_is_not_warm_says_it_is_a_full_rollout() -> None:
+    driver = serving()
+    decision = driver.plan(NOW, target=V3)
+    started = [e for e in decision.events if e.reason == "TargetChanged"]
+    assert started and "a full rollout through 5 step(s), not an instant rollback" in started[0].message
+    assert "not an instant rollback" in driver.history[-2]["message"]

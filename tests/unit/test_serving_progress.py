@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from modelops.api.config import OperatorConfig
 from modelops.api.modelversion import ModelVersionStatus
 from modelops.core.conditions import format_time, get_condition
+from modelops.core.ownership import Rejection
 from modelops.core.serving.inference import inference_service_name
 from modelops.core.serving.progress import (
     RETRY_SECONDS,
@@ -124,7 +125,9 @@ def _isvc_status(active: str | None = "Loaded", ready: str = "True", failure: di
 def _isvc(status: dict[str, Any] | None = None) -> dict[str, Any]:
     isvc: dict[str, Any] = {
         "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
-        "metadata": {"name": ISVC, "namespace": NS},
+        # Made by the operator: owned by the ModelVersion (a foreign one is a conflict, tested below).
+        "metadata": {"name": ISVC, "namespace": NS, "ownerReferences": [
+            {"apiVersion": "modelops.io/v1alpha1", "kind": "ModelVersion", "name": NAME, "uid": UID}]},
         "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": S3}}},
     }
     if status is not None:
@@ -882,3 +885,69 @@ def test_a_version_served_by_a_kserve_router_gets_no_inference_service_of_its_ow
     assert decision.apply_inference_service is None and decision.delete_inference_service is not None
     assert decision.status["inferenceService"] == "fraud" and decision.status["ready"] is True
     assert decision.status["role"] == "champion"
+
+
+# -- what is not this record's: refused, said, left untouched --------------------------------------
+
+OTHER_UID = "99999999-0000-4000-8000-000000000000"
+CLAIMED = RegistryVersion(name="fraud-detector", version="3", source=MLFLOW_SOURCE,
+                          tags={UID_TAG: OTHER_UID, "modelops.io/modelversion": "fraud-detector-v4",
+                                "modelops.io/namespace": NS})
+
+
+def test_a_resolution_to_a_version_another_record_claims_is_refused() -> None:
+    decision = plan(_obs(spec=REGISTRY_SPEC, resolution=CLAIMED, registered=None), CONFIG, NOW)
+    registered = _condition(decision, "Registered")
+    assert (registered["status"], registered["reason"]) == ("False", "VersionClaimed")
+    assert f"already recorded by ModelVersion {NS}/fraud-detector-v4" in registered["message"]
+    assert decision.version_tags == {} and decision.apply_inference_service is None
+    assert "registry" not in decision.status and decision.requeue_after is not None
+    assert [e.reason for e in decision.events] == ["VersionClaimed"]
+
+
+def test_adoption_never_takes_a_version_another_record_claims() -> None:
+    decision = plan(_obs(registered=CLAIMED), CONFIG, NOW)
+    registered = _condition(decision, "Registered")
+    assert registered["reason"] == "VersionClaimed" and decision.register is None
+    assert decision.version_tags == {} and "registry" not in decision.status
+
+
+def test_a_version_a_trainingrun_recorded_under_another_name_is_claimed() -> None:
+    made = RegistryVersion(name="fraud-detector", version="3", source=S3,
+                           tags={"modelops.io/modelversion": "fraud-detector-v3-1a2b3c4d", "modelops.io/namespace": NS})
+    assert _condition(plan(_obs(registered=made), CONFIG, NOW), "Registered")["reason"] == "VersionClaimed"
+    mine = RegistryVersion(name="fraud-detector", version="3", source=S3,
+                           tags={"modelops.io/modelversion": NAME, "modelops.io/namespace": NS})
+    assert _condition(plan(_obs(registered=mine), CONFIG, NOW), "Registered")["status"] == "True"
+
+
+def test_an_inference_service_someone_else_made_is_neither_written_nor_deleted() -> None:
+    foreign = {**_isvc(_isvc_status()), "metadata": {
+        "name": ISVC, "namespace": NS, "managedFields": [{"manager": "helm", "operation": "Apply"}]}}
+    decision = plan(_obs(inference_service=foreign), CONFIG, NOW)
+    accepted = _condition(decision, "Accepted")
+    assert (accepted["status"], accepted["reason"]) == ("False", "InferenceServiceConflict")
+    assert "managed by helm" in accepted["message"]
+    assert decision.apply_inference_service is None and decision.delete_inference_service is None
+    disabled = plan(_obs(spec={**SPEC, "serving": {"enabled": False}}, inference_service=foreign), CONFIG, NOW)
+    assert disabled.delete_inference_service is None
+
+
+def test_a_lineage_naming_a_missing_trainingrun_is_said_and_the_record_kept() -> None:
+    decision = plan(_obs(training_run_exists=False, inference_service=LOADED), CONFIG, NOW)
+    lineage = _condition(decision, "LineageComplete")
+    assert (lineage["status"], lineage["reason"]) == ("False", "TrainingRunNotFound")
+    assert "fraud-train-42" in lineage["message"] and RUN_ID in lineage["message"]
+    assert decision.apply_inference_service is not None and decision.status["ready"] is True
+    assert _condition(plan(_obs(training_run_exists=True), CONFIG, NOW), "LineageComplete")["status"] == "True"
+
+
+def test_a_registration_mlflow_refuses_is_a_condition_not_a_retry_loop() -> None:
+    refused = Rejection("MLflow", 400, "INVALID_PARAMETER_VALUE", "POST model-versions/create: Invalid model version "
+                        "source: 's3://models/../secrets'")
+    decision = plan(_obs(registered=None, rejection=refused), CONFIG, NOW)
+    registered = _condition(decision, "Registered")
+    assert (registered["status"], registered["reason"]) == ("False", "RegistryRejected")
+    assert "Invalid model version source" in registered["message"]
+    assert decision.register is None and decision.requeue_after == 60.0
+    assert [e.type for e in decision.events] == ["Warning"]

@@ -19,6 +19,7 @@ from modelops.api.config import OperatorConfig
 from modelops.api.modelversion import ModelVersionSpec
 from modelops.api.trainingrun import TrainingPhase, TrainingRunSpec
 from modelops.core.conditions import format_time, get_condition
+from modelops.core.ownership import Claim, ClaimState, Rejection
 from modelops.core.training.jobs import desired_job
 from modelops.core.training.progress import (
     POLL_ACTIVE_SECONDS,
@@ -1064,3 +1065,26 @@ def test_terminal_phase_is_absorbing_and_plan_never_raises(steps: list[dict[str,
         elif status["phase"] in {p.value for p in TERMINAL}:
             assert status.get("completionTime") == format_time(now)
             terminal = (status["phase"], status.get("completionTime"))
+
+
+# -- a Job that is not this run's, and a Job write refused for good --------------------------------
+
+def test_a_job_someone_else_made_is_never_taken() -> None:
+    foreign = Claim(ClaimState.FOREIGN, managers=("kubectl-create",))
+    decision = run_plan(observe({"phase": "Pending"}, mlflow_run=RUN, job_claim=foreign))
+    accepted = decision.status["conditions"][0]
+    assert (accepted["type"], accepted["status"], accepted["reason"]) == ("Accepted", "False", "JobConflict")
+    assert "managed by kubectl-create" in accepted["message"] and decision.apply_job is None
+    assert events(decision) == [("Warning", "JobConflict")] and decision.requeue_after == 60.0
+
+
+def test_a_job_the_api_server_refuses_is_a_condition_naming_the_field() -> None:
+    refused = Rejection("Job fraud-train", 422, "Invalid", 'Job.batch "fraud-train" is invalid: spec.template.spec.'
+                        "containers[0].resources.requests[memory]: Invalid value: \"64Gi\": denied by policy")
+    decision = run_plan(observe({"phase": "Pending"}, mlflow_run=RUN, rejection=refused))
+    accepted = next(c for c in decision.status["conditions"] if c["type"] == "Accepted")
+    assert (accepted["status"], accepted["reason"]) == ("False", "JobRejected")
+    assert "resources.requests[memory]" in accepted["message"] and "spec (image, command" in accepted["message"]
+    assert decision.apply_job is None and decision.requeue_after == 60.0
+    again = run_plan(observe(decision.status, mlflow_run=RUN, rejection=refused))
+    assert again.events == []

@@ -12,6 +12,8 @@ from typing import Any
 import kopf
 
 from modelops.api import GROUP, VERSION
+from modelops.core.conditions import parse_time
+from modelops.core.ownership import Contender
 from modelops.handlers import driving
 from modelops.k8s.errors import Unavailable
 
@@ -31,12 +33,30 @@ def rollouts_by_model(namespace: str, name: str, spec: kopf.Spec, **_: Any) -> d
     return {(namespace, spec.get("model")): name}
 
 
+@kopf.index(GROUP, VERSION, PLURAL)
+def rollouts_of_model(namespace: str, name: str, spec: kopf.Spec, meta: kopf.Meta,
+                      **_: Any) -> dict[Any, tuple[str, str, str, str]]:
+    """model -> (namespace, name, creationTimestamp, uid) of every Rollout that drives it, in every
+    watched namespace: only the oldest acts (they share the MLflow registered model's aliases)."""
+    return {spec.get("model"): (namespace, name, str(meta.get("creationTimestamp") or ""), str(meta.get("uid") or ""))}
+
+
+def _contenders(index: kopf.Index[Any, tuple[str, str, str, str]]) -> Any:
+    def lookup(model: str) -> list[Contender]:
+        return [Contender(ns, n, parse_time(created), uid) for ns, n, created, uid in index.get(model, [])]
+
+    return lookup
+
+
 @kopf.daemon(GROUP, VERSION, PLURAL, id="drive", cancellation_backoff=10, cancellation_timeout=30)
 async def drive(namespace: str, name: str, memo: kopf.Memo, stopped: kopf.DaemonStopped,
-                logger: logging.Logger, **_: Any) -> None:
+                logger: logging.Logger, rollouts_of_model: kopf.Index[Any, tuple[str, str, str, str]],
+                **_: Any) -> None:
     event = driving.waker(memo.rollout_wakers, namespace, name)
     changed = driving.waker(memo.rollout_spec_changes, namespace, name)
-    await driving.drive(lambda: memo.rollouts.reconcile(namespace, name, changed), event, stopped, logger)
+    contenders = _contenders(rollouts_of_model)
+    await driving.drive(lambda: memo.rollouts.reconcile(namespace, name, changed, contenders), event, stopped,
+                        logger)
 
 
 # Handlers that only wake a daemon are async: kopf runs sync handlers in a thread pool, a hop a
@@ -65,7 +85,8 @@ for _group, _version, _plural in ROUTES:
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL, id="release")
-async def release(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
+async def release(namespace: str, name: str, spec: kopf.Spec, memo: kopf.Memo,
+                  rollouts_of_model: kopf.Index[Any, tuple[str, str, str, str]], **_: Any) -> None:
     memo.rollout_wakers.pop((namespace, name), None)
     memo.rollout_spec_changes.pop((namespace, name), None)
     try:
@@ -73,3 +94,7 @@ async def release(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
     except Unavailable as error:
         raise kopf.TemporaryError(f"cannot release the route of {name} yet: {error}", delay=5) from error
     memo.rollouts.forget(namespace, name)
+    # A Rollout refused because this one drove the model may take over now.
+    for other_namespace, other, _created, _uid in rollouts_of_model.get(spec.get("model"), []):
+        if (other_namespace, other) != (namespace, name):
+            driving.wake(memo.rollout_wakers, other_namespace, other)

@@ -9,6 +9,8 @@ class KubeError(Exception):
         self.status = status
         self.reason = reason
         self.message = message
+        # The object a write was for ("Job fraud-train"), set by the writes in ``objects``.
+        self.target: str | None = None
 
 
 class NotFound(KubeError):

@@ -22,7 +22,8 @@ async def post_event(session: KubeSession, involved: dict[str, Any], type: str, 
     body = {
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"name": f"{metadata['name']}.{uuid.uuid4().hex[:12]}", "namespace": metadata["namespace"]},
+        # An object name may have 253 characters, and so may the Event's: keep room for the suffix.
+        "metadata": {"name": f"{metadata['name'][:240]}.{uuid.uuid4().hex[:12]}", "namespace": metadata["namespace"]},
         "involvedObject": {
             "apiVersion": involved["apiVersion"], "kind": involved["kind"], "name": metadata["name"],
             "namespace": metadata["namespace"], "uid": metadata.get("uid"),

@@ -26,8 +26,11 @@ def _plain(instance: Any) -> dict[str, Any]:
     return data
 
 
-def _translate(error: Exception) -> KubeError:
-    return error if isinstance(error, KubeError) else translate(error)
+def _translate(error: Exception, body: dict[str, Any] | None = None) -> KubeError:
+    translated = error if isinstance(error, KubeError) else translate(error)
+    if body is not None and translated.target is None:
+        translated.target = f"{body.get('kind')} {(body.get('metadata') or {}).get('name')}"
+    return translated
 
 
 async def get(session: KubeSession, api_version: str, kind: str, namespace: str | None,
@@ -62,7 +65,7 @@ async def apply(session: KubeSession, body: dict[str, Any]) -> dict[str, Any]:
         )
         return _plain(result)
     except Exception as error:
-        raise _translate(error) from error
+        raise _translate(error, body) from error
 
 
 async def create(session: KubeSession, body: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +76,7 @@ async def create(session: KubeSession, body: dict[str, Any]) -> dict[str, Any]:
                                        field_manager=FIELD_MANAGER)
         return _plain(result)
     except Exception as error:
-        raise _translate(error) from error
+        raise _translate(error, body) from error
 
 
 async def patch_status(session: KubeSession, api_version: str, kind: str, namespace: str, name: str,

@@ -5,21 +5,55 @@ run id, a registry version), then post Events and write the status once.
 A subclass supplies ``_observe`` (reads only), ``_plan`` (a pure function from core) and
 ``_execute`` (idempotent writes, returning the status to keep). Per-object locks serialise a
 daemon's reconcile with a handler's for the same object.
+
+A write refused for good (``as_rejection``: a 4xx other than 404/409/429 from the API server or
+MLflow) ends the passes: the plan runs once more with the refusal in its observation and from the
+status before the refused pass, so it becomes one condition naming the object and quoting the
+server — an Event only on the flip — and a slow retry, never a silent loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from modelops.api.config import OperatorConfig
 from modelops.core.intents import Event
+from modelops.core.ownership import Rejection, is_permanent
 from modelops.k8s import objects
+from modelops.k8s.errors import KubeError
 from modelops.k8s.session import KubeSession
 from modelops.reconcilers.finishing import finish
-from modelops.registry.mlflow import MLflowClient
+from modelops.registry.mlflow import MLflowClient, MLflowError, MLflowUnavailable
+
+logger = logging.getLogger(__name__)
+# When MAX_PASSES runs out (something changes with every pass), reconcile again this soon.
+PASSES_EXHAUSTED_RETRY = 5.0
+
+
+def as_rejection(error: KubeError | MLflowError) -> Rejection | None:
+    """A permanent refusal of a write (ownership.is_permanent) as data for the plan; None for
+    anything worth retrying as it is (unavailable, throttled, conflict, gone)."""
+    if isinstance(error, MLflowUnavailable):
+        return None
+    if isinstance(error, MLflowError):
+        if not is_permanent(error.status):
+            return None
+        return Rejection("MLflow", error.status or 400, error.error_code or "Rejected", str(error))
+    if not is_permanent(error.status):
+        return None
+    return Rejection(error.target or "a write", error.status, error.reason, error.message)
+
+
+class Rejectable(Protocol):
+    """An observation that can carry a refused write back to the plan (a dataclass field)."""
+
+    @property
+    def rejection(self) -> Rejection | None: ...
 
 
 class Decision(Protocol):
@@ -31,7 +65,7 @@ class Decision(Protocol):
     def needs_another_pass(self) -> bool: ...
 
 
-ObservationT = TypeVar("ObservationT")
+ObservationT = TypeVar("ObservationT", bound="Rejectable")
 DecisionT = TypeVar("DecisionT", bound=Decision)
 
 
@@ -71,14 +105,33 @@ class Reconciler(Generic[ObservationT, DecisionT]):
             status: dict[str, Any] = dict(body.get("status") or {})
             posted: list[Event] = []
             requeue: float | None = None
+            rejection: Rejection | None = None
             for _ in range(self.MAX_PASSES):
                 observation = await self._observe(body, status)
+                if rejection is not None:
+                    # Plan once more knowing the refusal, from the status before the refused pass,
+                    # and write nothing else: the refusal becomes a condition, not a retry loop.
+                    refused: ObservationT = replace(cast(Any, observation), rejection=rejection)
+                    decision = self._plan(refused, datetime.now(UTC))
+                    status, requeue = dict(decision.status), decision.requeue_after
+                    posted.extend(decision.events)
+                    break
                 decision = self._plan(observation, datetime.now(UTC))
-                status = await self._execute(body, decision)
+                try:
+                    status = await self._execute(body, decision)
+                except (KubeError, MLflowError) as error:
+                    rejection = as_rejection(error)
+                    if rejection is None:
+                        raise
+                    continue
                 posted.extend(decision.events)
                 requeue = decision.requeue_after
                 if not decision.needs_another_pass:
                     break
+            else:
+                logger.warning("%s %s/%s: still changing after %d passes; reconciling again in %.0fs",
+                               self.KIND, namespace, name, self.MAX_PASSES, PASSES_EXHAUSTED_RETRY)
+                requeue = PASSES_EXHAUSTED_RETRY if requeue is None else min(requeue, PASSES_EXHAUSTED_RETRY)
             await finish(self.session, body, status, posted)
             return requeue
 

@@ -29,7 +29,8 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,12 +39,20 @@ from pydantic import ValidationError
 from modelops.api.config import OperatorConfig
 from modelops.api.modelversion import ModelVersionSpec
 from modelops.api.rollout import RolloutSpec
-from modelops.core.conditions import set_condition
+from modelops.core.conditions import get_condition, set_condition
 from modelops.core.intents import Event
+from modelops.core.ownership import RELEASED_ANNOTATION, Contender, Owner, claim
 from modelops.core.rollout import measuring, registry
 from modelops.core.rollout.history import spec_actor
 from modelops.core.rollout.intents import Route, VersionTag
-from modelops.core.rollout.machine import RolloutDecision, RolloutObservation, StepAnalysis, VersionState, plan
+from modelops.core.rollout.machine import (
+    ACCEPTED,
+    RolloutDecision,
+    RolloutObservation,
+    StepAnalysis,
+    VersionState,
+    plan,
+)
 from modelops.core.rollout.traffic import ALL_STABLE, Split
 from modelops.core.serving.inference import (
     deployment_mode,
@@ -53,8 +62,9 @@ from modelops.core.serving.inference import (
 )
 from modelops.core.serving.progress import served_storage_uri
 from modelops.k8s import objects
+from modelops.k8s.errors import KubeError
 from modelops.k8s.session import KubeSession
-from modelops.reconcilers.cycle import ObjectLocks
+from modelops.reconcilers.cycle import ObjectLocks, as_rejection
 from modelops.reconcilers.finishing import finish
 from modelops.reconcilers.measuring import Measurer
 from modelops.registry.mlflow import MLflowClient, MLflowError
@@ -93,10 +103,12 @@ class RolloutReconciler:
 
     # -- the reconcile -------------------------------------------------------------------------
 
-    async def reconcile(self, namespace: str, name: str, spec_changed: asyncio.Event | None = None) -> float | None:
+    async def reconcile(self, namespace: str, name: str, spec_changed: asyncio.Event | None = None,
+                        contenders: Callable[[str], Iterable[Contender]] | None = None) -> float | None:
         """One reconcile; returns seconds until the next one is due. ``spec_changed`` is set by the
         handler layer when the Rollout's spec changes: a measurement under way is then abandoned,
-        so a rollback never waits for a slow Prometheus."""
+        so a rollback never waits for a slow Prometheus. ``contenders(model)`` lists the Rollouts
+        that drive a model (from the handler layer's index; only the oldest acts)."""
         async with self._locks[(namespace, name)]:
             if spec_changed is not None:
                 spec_changed.clear()  # what this reconcile reads next includes every change so far
@@ -116,14 +128,26 @@ class RolloutReconciler:
             # The reads are independent: issued together, a rollback waits for one round trip, not five.
             versions, current = await asyncio.gather(self._versions(namespace, body, spec),
                                                      self._route_object(namespace, router))
-            observation = self._observe(body, status, spec, router, current, versions, analysis)
+            rivals = tuple(contenders(spec.model)) if contenders is not None and spec is not None else ()
+            observation = self._observe(body, status, spec, router, current, versions, analysis, rivals)
             now = datetime.now(UTC)
             decision = plan(observation, now)
+            if router is not None and spec is not None and not decision.refused:
+                try:
+                    await self._route(body, spec, router, current, decision, versions)
+                except KubeError as error:
+                    rejection = as_rejection(error)
+                    if rejection is None:
+                        raise
+                    # Refused for good (a policy, a quota, a schema): plan again knowing it, from the
+                    # stored status, so the refusal is one condition and one Event, not a retry loop.
+                    decision = plan(replace(observation, rejection=rejection), now)
             new_status = dict(decision.status)
             if router is not None and spec is not None:
-                await self._route(body, spec, router, current, decision, versions)
                 new_status["route"] = f"{router.kind}/{router.name}"
-            registry_retry = await self._registry(body, spec, new_status, decision, versions, now)
+            registry_retry = None
+            if not decision.refused:
+                registry_retry = await self._registry(body, spec, new_status, decision, versions, now)
             await finish(self.session, body, new_status, decision.events)
             waits = [w for w in (decision.requeue_after, registry_retry) if w is not None]
             if spec is not None:
@@ -186,6 +210,7 @@ class RolloutReconciler:
         current: Mapping[str, Any] | None,
         versions: Mapping[str, dict[str, Any] | None],
         analysis: StepAnalysis | None,
+        rivals: tuple[Contender, ...] = (),
     ) -> RolloutObservation:
         meta = body["metadata"]
         router_split: Split | None = None
@@ -214,6 +239,9 @@ class RolloutReconciler:
             router_split=router_split,
             spec_actor=spec_actor(meta.get("managedFields")),
             router_problems=problems,
+            route_claim=claim(current, Owner(KIND, meta["name"], meta["uid"])) if router is not None else None,
+            route_name=f"{router.kind}/{router.name}" if router is not None else "",
+            contenders=rivals,
         )
 
     # -- routing -------------------------------------------------------------------------------
@@ -277,7 +305,10 @@ class RolloutReconciler:
     ) -> None:
         route = decision.route
         status = decision.status
-        if route is None and router.deploys_backends and not status.get("stable") and versions.get(spec.target):
+        accepted = get_condition(status.get("conditions"), ACCEPTED)
+        refused = accepted is None or accepted.get("status") != "True"
+        if route is None and router.deploys_backends and not status.get("stable") and versions.get(spec.target) \
+                and not refused:
             # The kserve router's InferenceService is also the deployment: the first version can
             # only become Ready once it is deployed there (KServe itself routes only to Ready
             # predictors, so no request reaches it before).
@@ -308,10 +339,15 @@ class RolloutReconciler:
             if spec is None or not stable:
                 return  # nothing ever served through it
             router = router_for(spec)
+            current = await self._route_object(namespace, router)
+            if current is None or not claim(current, Owner(KIND, name, body["metadata"]["uid"])).writable:
+                return  # gone, or someone else's: never written
             versions = await self._versions(namespace, body, spec)
             warm = tuple((body.get("status") or {}).get("warm") or [])
             target = self._target(body, spec, Route(stable, None, ALL_STABLE), versions, warm)
-            await objects.apply(self.session, router.released(target))
+            released = router.released(target)
+            released["metadata"].setdefault("annotations", {})[RELEASED_ANNOTATION] = f"{KIND}/{name}"
+            await objects.apply(self.session, released)
 
     # -- the registry --------------------------------------------------------------------------
 

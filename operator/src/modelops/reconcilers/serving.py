@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 
 def _version(info: ModelVersionInfo) -> RegistryVersion:
-    return RegistryVersion(name=info.name, version=info.version, source=info.source)
+    return RegistryVersion(name=info.name, version=info.version, source=info.source, tags=dict(info.tags))
 
 
 class ServingReconciler(Reconciler[ModelVersionObservation, ModelVersionDecision]):
@@ -98,11 +98,16 @@ class ServingReconciler(Reconciler[ModelVersionObservation, ModelVersionDecision
             ready, reason, message = predictor_readiness(shared, inference_service_name(name))
             routed = (router[1], Readiness(ready, reason, f"{message} (InferenceService {router[1]} of Rollout "
                                                           f"{router[0]}, kserve router)"))
+        training_run = (spec.get("lineage") or {}).get("trainingRun")
+        training_run_exists = None
+        if training_run:
+            found = await objects.get(self.session, API_VERSION, "TrainingRun", namespace, str(training_run))
+            training_run_exists = found is not None
         return ModelVersionObservation(
             name=name, namespace=namespace, uid=meta["uid"], generation=meta.get("generation"), spec=spec,
             status=status, mlflow_configured=self.mlflow is not None, resolution=resolution,
             resolution_error=resolution_error, registered=registered, registry_error=registry_error,
-            inference_service=isvc, rollouts=rollouts, routed=routed,
+            inference_service=isvc, rollouts=rollouts, routed=routed, training_run_exists=training_run_exists,
         )
 
     async def _resolve(self, uri: str) -> tuple[RegistryVersion | None, str | None]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from modelops.core.conditions import parse_time
 from modelops.core.naming import dns_label
+from modelops.core.ownership import Owner, claim
 from modelops.core.training.jobs import RUN_LABEL, job_name
 from modelops.core.training.progress import (
     UID_TAG,
@@ -95,6 +96,9 @@ class TrainingReconciler(Reconciler[TrainingObservation, TrainingDecision]):
         spec = body.get("spec") or {}
         run = await self._observe_run(spec, status, meta["uid"])
         job_body = await objects.get(self.session, "batch/v1", "Job", namespace, job_name(name))
+        job_claim = claim(job_body, Owner(self.KIND, name, meta["uid"]))
+        if not job_claim.writable:
+            job_body = None  # someone else's Job: its state says nothing about this run
         job = job_state(job_body) if job_body is not None else None
         pods: tuple[PodState, ...] = ()
         if job_body is not None:
@@ -110,7 +114,7 @@ class TrainingReconciler(Reconciler[TrainingObservation, TrainingDecision]):
                 mv_name, mv_exists = await self._model_version_slot(namespace, model, version.version, run.run_id)
         return TrainingObservation(
             name=name, namespace=namespace, uid=meta["uid"], generation=meta.get("generation"),
-            spec=spec, status=status, mlflow_run=run, job=job, pods=pods,
+            spec=spec, status=status, mlflow_run=run, job=job, pods=pods, job_claim=job_claim,
             registered=registered, model_version_exists=mv_exists, model_version_name=mv_name,
         )
 

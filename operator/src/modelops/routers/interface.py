@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from modelops.core.naming import label_value
 from modelops.core.rollout.capabilities import Capabilities
 from modelops.core.rollout.traffic import Split
 
@@ -94,7 +95,7 @@ def owner_reference(target: RouteTarget) -> dict[str, Any]:
 
 
 def labels(target: RouteTarget) -> dict[str, str]:
-    return {ROLLOUT_LABEL: target.rollout, MODEL_LABEL: target.model, **MANAGED_BY}
+    return {ROLLOUT_LABEL: label_value(target.rollout), MODEL_LABEL: target.model, **MANAGED_BY}
 
 
 class TrafficRouter(Protocol):

@@ -99,6 +99,7 @@ from modelops.core.conditions import format_time, get_condition, parse_time
 from modelops.core.drafting import StatusDraft
 from modelops.core.durations import parse_duration
 from modelops.core.intents import Event
+from modelops.core.ownership import Claim, Contender, Owner, Rejection, conflict_message, winner
 from modelops.core.rollout import capabilities
 from modelops.core.rollout import history as audit
 from modelops.core.rollout import steps as schedule
@@ -132,6 +133,9 @@ READY = "Ready"
 
 # Safety nets only: spec and ModelVersion changes wake the reconciler at once.
 POLL_SECONDS = 30.0
+# A refused Rollout (a conflict, a refused route write) looks again this often: slowly, because
+# only a change elsewhere can lift the refusal, and a spec change wakes it at once anyway.
+REFUSED_RETRY_SECONDS = 60.0
 # A canary without duration moves on once the router shows its weight; look again soon.
 APPLY_SECONDS = 1.0
 MIN_REQUEUE_SECONDS = 1.0
@@ -146,6 +150,7 @@ class VersionState:
 
     exists: bool = True
     ready: bool = False
+    model: str | None = None  # spec.model of the ModelVersion
 
     @classmethod
     def of(cls, model_version: Mapping[str, Any] | None) -> VersionState:
@@ -153,7 +158,8 @@ class VersionState:
         if model_version is None:
             return cls(exists=False, ready=False)
         status = model_version.get("status") or {}
-        return cls(exists=True, ready=status.get("ready") is True)
+        model = (model_version.get("spec") or {}).get("model")
+        return cls(exists=True, ready=status.get("ready") is True, model=str(model) if model else None)
 
 
 @dataclass(frozen=True)
@@ -202,6 +208,13 @@ class RolloutObservation:
     # What the router says it cannot do for these versions (e.g. a Serverless InferenceService
     # under the kserve router): treated like the step capabilities, an InvalidSpec.
     router_problems: tuple[str, ...] = ()
+    # Whose the route object is (ownership.claim); a foreign route refuses the Rollout.
+    route_claim: Claim | None = None
+    route_name: str = ""
+    # Every Rollout that drives spec.model, this one included: only the oldest acts.
+    contenders: tuple[Contender, ...] = ()
+    # The route write the API server refused for good in this reconcile (plan again with it).
+    rejection: Rejection | None = None
 
 
 # --------------------------------------------------------------------------------- decision
@@ -220,6 +233,9 @@ class RolloutDecision:
     retire: list[str] = field(default_factory=list)  # previous champions no longer kept warm
     measure: StepRef | None = None  # the step run the reconciler should analyse next
     requeue_after: float | None = None
+    # The Rollout is refused (a route or model it may not take, a refused write): nothing may be
+    # written for it but its status — no route, no alias, no tag.
+    refused: bool = False
 
     @property
     def desired_split(self) -> Split | None:
@@ -300,6 +316,7 @@ class _Planner:
         self.pausing = False
         self.spec: RolloutSpec | None = None
         self.problems: list[str] = []
+        self.refused = False
 
     # -- small readers ---------------------------------------------------------------------
 
@@ -317,6 +334,11 @@ class _Planner:
             return False
         state = self.obs.versions.get(name)
         return state is not None and state.exists and state.ready
+
+    def same_model(self, name: str) -> bool:
+        """Is the ModelVersion a version of spec.model (or not known to be another model's)?"""
+        state = self.obs.versions.get(name)
+        return state is None or state.model is None or self.spec is None or state.model == self.spec.model
 
     def exists(self, name: str) -> bool | None:
         state = self.obs.versions.get(name)
@@ -399,6 +421,17 @@ class _Planner:
             # The sequential module: the running p-value restarts at 1 with every (re)start.
             self.ab = ABTestStatus(metric=step.ab_test.metric, p_value=1.0, decision=ABDecision.UNDECIDED)
 
+    def refuse(self, reason: str, message: str) -> None:
+        """This Rollout may not act: say why (one Warning Event, on the flip), write no route, and
+        keep every other part of the status as it was."""
+        self.draft.condition(ACCEPTED, False, reason, message, event="Warning")
+        self.refused = True
+        self.route_decided = True
+        if self.phase is None:
+            self.phase = RolloutPhase.IDLE
+        self.reason, self.message = reason, f"refused: {message}"
+        self.wait(REFUSED_RETRY_SECONDS)
+
     # -- the plan --------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -409,7 +442,7 @@ class _Planner:
             self.first_target(target)
         elif target == self.stable:
             self.keep_stable()
-        elif target in self.warm and self.ready(target):
+        elif target in self.warm and self.ready(target) and self.same_model(target):
             self.rollback_to_warm(target)
         elif spec.abort:
             self.abort(target)
@@ -423,6 +456,13 @@ class _Planner:
             self.start(target)
 
     def first_target(self, target: str) -> None:
+        if self.problems:
+            # A refused spec moves nothing: no route, no stable, so no alias and no role.
+            self.move(RolloutPhase.IDLE, "InvalidSpec",
+                      f"{target} is not served: the spec is invalid (see the Accepted condition)")
+            self.route_decided = True
+            self.wait(POLL_SECONDS)
+            return
         if self.ready(target):
             self.stable = target
             self.move(
@@ -520,10 +560,14 @@ class _Planner:
             return
         old = self.candidate if self.phase in IN_FLIGHT else None
         replacing = f", replacing candidate {old}" if old is not None and old != target else ""
-        note = ""
+        count = schedule.last_index(self.steps) + 1
         if target in self.warm:
             note = f"; the warm version {target} is not Ready, so it is rolled out through the steps"
-        names = [schedule.name_at(self.steps, i) for i in range(schedule.last_index(self.steps) + 1)]
+        else:
+            warm = ", ".join(self.warm) or "none"
+            note = (f"; a full rollout through {count} step(s), not an instant rollback: {target} is neither the "
+                    f"stable nor a warm version (warm: {warm})")
+        names = [schedule.name_at(self.steps, i) for i in range(count)]
         standing = [name for name in names if name in self.spec_approved]
         if standing:
             note += f"; spec.approved already lists {', '.join(standing)}: those steps will not wait"
@@ -1041,13 +1085,15 @@ class _Planner:
             retire=retire,
             measure=self.measure,
             requeue_after=min(self.requeue) if self.requeue else None,
+            refused=self.refused,
         )
 
     def trim_warm(self) -> tuple[list[str], list[str]]:
         keep = self.spec.keep_warm if self.spec is not None else len(self.warm)
         kept: list[str] = []
         for name in self.warm:
-            if name in (self.stable, self.candidate) or name in kept or self.exists(name) is False:
+            if name in (self.stable, self.candidate) or name in kept or self.exists(name) is False \
+                    or not self.same_model(name):
                 continue
             kept.append(name)
         warm = kept[:keep]
@@ -1102,6 +1148,33 @@ class _Planner:
             )
 
 
+def refusal(obs: RolloutObservation, spec: RolloutSpec) -> tuple[str, str] | None:
+    """(reason, message) when this Rollout may not act at all, in the order checked: another
+    Rollout drives the model; the route is someone else's; the route write was refused."""
+    first = winner(obs.contenders)
+    if first is not None and (first.namespace, first.name) != (obs.namespace, obs.name):
+        return ("RolloutConflict",
+                f"Rollout {first.describe()} already drives model {spec.model} (the oldest Rollout of a model acts; "
+                f"the MLflow registered model {spec.model} and its aliases belong to it): this Rollout is refused, "
+                "touches no route, alias or role, and takes over when that one is deleted")
+    if obs.route_claim is not None and not obs.route_claim.writable:
+        kind, _, name = obs.route_name.partition("/")
+        return ("RouteConflict", conflict_message(kind, name, obs.route_claim, Owner("Rollout", obs.name, "")))
+    if obs.rejection is not None:
+        return ("RouteRejected", f"{obs.rejection.describe()}; retrying every {int(REFUSED_RETRY_SECONDS)}s "
+                "and at once when the spec changes")
+    return None
+
+
+def target_problems(obs: RolloutObservation, spec: RolloutSpec) -> list[str]:
+    """spec.target must be a version of spec.model (a warm version of another model is dropped)."""
+    state = obs.versions.get(spec.target)
+    if state is not None and state.exists and state.model is not None and state.model != spec.model:
+        return [f"spec.target: ModelVersion {spec.target} is a version of model {state.model!r}, not of spec.model "
+                f"{spec.model!r}; nothing is rolled out"]
+    return []
+
+
 def plan(obs: RolloutObservation, now: datetime) -> RolloutDecision:
     """Decide the next step of a Rollout from what was observed (see the module docstring)."""
     planner = _Planner(obs, now)
@@ -1113,7 +1186,12 @@ def plan(obs: RolloutObservation, now: datetime) -> RolloutDecision:
         planner.route_decided = True  # a spec that cannot be read moves nothing
         return planner.finish()
     planner.spec = spec
-    planner.problems = capabilities.check(spec) + schedule.problems(spec) + list(obs.router_problems)
+    refused = refusal(obs, spec)
+    if refused is not None:
+        planner.refuse(*refused)
+        return planner.finish()
+    planner.problems = (capabilities.check(spec) + schedule.problems(spec) + list(obs.router_problems)
+                        + target_problems(obs, spec))
     if planner.problems:
         planner.draft.condition(ACCEPTED, False, "InvalidSpec", "; ".join(planner.problems), event="Warning")
     else:

@@ -28,11 +28,23 @@ from modelops.core.acceptance import field_path
 from modelops.core.conditions import get_condition
 from modelops.core.drafting import StatusDraft
 from modelops.core.intents import Event, RegisterRequest
+from modelops.core.ownership import (
+    REFUSED_RETRY_SECONDS,
+    ClaimState,
+    Owner,
+    Rejection,
+    claim,
+    conflict_message,
+    refusal_message,
+    rejection_reason,
+)
 from modelops.core.serving.inference import desired_inference_service, inference_service_name
 from modelops.core.serving.readiness import Readiness, readiness
 from modelops.core.serving.roles import role_of
 
 UID_TAG = "modelops.io/uid"
+MODELVERSION_TAG = "modelops.io/modelversion"
+NAMESPACE_TAG = "modelops.io/namespace"
 REGISTRY_SCHEME = "models:/"
 RETRY_SECONDS = 30.0
 
@@ -42,6 +54,7 @@ class RegistryVersion:
     name: str
     version: str
     source: str
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,10 @@ class ModelVersionObservation:
     rollouts: Sequence[Mapping[str, Any]] = ()
     # Served by a Rollout's kserve router: (InferenceService name, the variant's readiness there).
     routed: tuple[str, Readiness] | None = None
+    # Does the TrainingRun named by spec.lineage.trainingRun exist (None: none named, or not looked)?
+    training_run_exists: bool | None = None
+    # A write refused for good in this reconcile (the plan runs again with it).
+    rejection: Rejection | None = None
 
 
 @dataclass
@@ -110,8 +127,28 @@ def served_storage_uri(spec: ModelVersionSpec, status: Mapping[str, Any]) -> str
     return None
 
 
+def claimant(version: RegistryVersion, obs: ModelVersionObservation) -> str | None:
+    """The other ModelVersion that already records this MLflow version, if any: one registry version,
+    one record. Its uid tag, or (a record a TrainingRun made, not yet adopted) its name tag."""
+    tags = version.tags
+    namespace = tags.get(NAMESPACE_TAG, obs.namespace)
+    other = tags.get(MODELVERSION_TAG)
+    uid = tags.get(UID_TAG)
+    if uid:
+        return None if uid == obs.uid else f"{namespace}/{other or '(uid ' + uid + ')'}"
+    if other and (other, namespace) != (obs.name, obs.namespace):
+        return f"{namespace}/{other}"
+    return None
+
+
+def _claimed_message(version: RegistryVersion, other: str) -> str:
+    return (f"MLflow {version.name} version {version.version} is already recorded by ModelVersion {other}: one "
+            "registry version has one record, so this one does not claim it (its tags are left as they are). "
+            "Point spec.artifact.storageUri at another version, or delete this record")
+
+
 def _registry_tags(obs: ModelVersionObservation, spec: ModelVersionSpec) -> dict[str, str]:
-    tags = {UID_TAG: obs.uid, "modelops.io/modelversion": obs.name, "modelops.io/namespace": obs.namespace}
+    tags = {UID_TAG: obs.uid, MODELVERSION_TAG: obs.name, NAMESPACE_TAG: obs.namespace}
     lineage = spec.lineage
     if lineage is not None:
         if lineage.training_run:
@@ -148,6 +185,22 @@ def plan(obs: ModelVersionObservation, config: OperatorConfig, now: datetime) ->
     else:
         st.condition("Accepted", "True", "Valid", "spec accepted")
 
+    if obs.rejection is not None:
+        rejected = obs.rejection
+        what = "this ModelVersion's spec (artifact, model, version, lineage, serving)"
+        if rejection_reason(rejected) == "RegistryRejected":
+            st.condition("Registered", False, "RegistryRejected", refusal_message(rejected, what), event="Warning")
+        else:
+            st.condition("Accepted", False, rejection_reason(rejected), refusal_message(rejected, what),
+                         event="Warning")
+        return ModelVersionDecision(status=st.data, events=st.events, requeue_after=REFUSED_RETRY_SECONDS)
+    isvc_claim = claim(obs.inference_service, Owner("ModelVersion", obs.name, obs.uid))
+    if not isvc_claim.writable:
+        st.condition("Accepted", False, "InferenceServiceConflict",
+                     conflict_message("InferenceService", inference_service_name(obs.name), isvc_claim,
+                                      Owner("ModelVersion", obs.name, obs.uid)), event="Warning")
+
+    _lineage_condition(st, spec, obs)
     role, holders = role_of(obs.name, obs.rollouts)
     st.data["role"] = role.value
     decision = ModelVersionDecision(status=st.data)
@@ -158,6 +211,11 @@ def plan(obs: ModelVersionObservation, config: OperatorConfig, now: datetime) ->
     if is_registry_uri(spec.artifact.storage_uri):
         if registry.get("resolvedFrom") == spec.artifact.storage_uri and registry.get("resolvedUri"):
             storage_uri = registry["resolvedUri"]
+        elif obs.resolution is not None and (other := claimant(obs.resolution, obs)) is not None:
+            storage_uri = None
+            st.condition("Registered", False, "VersionClaimed", _claimed_message(obs.resolution, other),
+                         event="Warning")
+            decision.requeue_after = REFUSED_RETRY_SECONDS
         elif obs.resolution is not None:
             storage_uri = obs.resolution.source
             registry.update(name=obs.resolution.name, version=obs.resolution.version,
@@ -176,6 +234,9 @@ def plan(obs: ModelVersionObservation, config: OperatorConfig, now: datetime) ->
     elif not obs.mlflow_configured:
         st.condition("Registered", "Unknown", "MLflowNotConfigured",
                      "the operator has no MLflow server configured; the version is not recorded in a registry")
+    elif obs.registered is not None and (other := claimant(obs.registered, obs)) is not None:
+        st.condition("Registered", False, "VersionClaimed", _claimed_message(obs.registered, other), event="Warning")
+        decision.requeue_after = REFUSED_RETRY_SECONDS
     elif obs.registered is not None:
         registry.update(name=obs.registered.name, version=obs.registered.version)
         st.condition("Registered", "True", "Registered",
@@ -198,14 +259,14 @@ def plan(obs: ModelVersionObservation, config: OperatorConfig, now: datetime) ->
     isvc_name = inference_service_name(obs.name)
     accepted = get_condition(st.data.get("conditions"), "Accepted")
     if not serving_enabled:
-        if obs.inference_service is not None:
+        if obs.inference_service is not None and isvc_claim.state is ClaimState.OURS:
             decision.delete_inference_service = isvc_name
         st.data.pop("inferenceService", None)
         st.data.pop("url", None)
         st.data.update(ready=False, reason="ServingDisabled", message="spec.serving.enabled is false")
         st.condition("Ready", "False", "ServingDisabled", "serving is switched off; the record is kept")
     elif role is Role.ARCHIVED:
-        if obs.inference_service is not None:
+        if obs.inference_service is not None and isvc_claim.state is ClaimState.OURS:
             decision.delete_inference_service = isvc_name
         st.data.pop("inferenceService", None)
         st.data.pop("url", None)
@@ -220,7 +281,7 @@ def plan(obs: ModelVersionObservation, config: OperatorConfig, now: datetime) ->
     elif obs.routed is not None:
         # A Rollout's kserve router deploys this version inside its own InferenceService.
         routed_isvc, state = obs.routed
-        if obs.inference_service is not None:
+        if obs.inference_service is not None and isvc_claim.state is ClaimState.OURS:
             decision.delete_inference_service = isvc_name
         st.data["inferenceService"] = routed_isvc
         st.data.pop("url", None)
@@ -257,3 +318,21 @@ def plan(obs: ModelVersionObservation, config: OperatorConfig, now: datetime) ->
         st.data.pop("servedBy", None)
     decision.events = st.events
     return decision
+
+
+def _lineage_condition(st: StatusDraft, spec: ModelVersionSpec, obs: ModelVersionObservation) -> None:
+    """LineageComplete: the TrainingRun the lineage names exists. A gap is what an auditor must see,
+    so it is said (the record is kept and still serves)."""
+    run = spec.lineage.training_run if spec.lineage else None
+    if run is None or obs.training_run_exists is None:
+        conditions = st.data.get("conditions") or []
+        st.data["conditions"] = [c for c in conditions if c.get("type") != "LineageComplete"]
+        return
+    if obs.training_run_exists:
+        st.condition("LineageComplete", True, "TrainingRunFound", f"spec.lineage.trainingRun {run} exists")
+        return
+    kept = (f"; MLflow run {spec.lineage.mlflow_run_id} still holds the training record"
+            if spec.lineage and spec.lineage.mlflow_run_id else "")
+    st.condition("LineageComplete", False, "TrainingRunNotFound",
+                 f"spec.lineage.trainingRun names TrainingRun {run}, which does not exist in namespace "
+                 f"{obs.namespace}: the record is kept, with a gap in its lineage{kept}", event="Warning")

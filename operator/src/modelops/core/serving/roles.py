@@ -9,8 +9,19 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from modelops.api.modelversion import Role
+from modelops.core.conditions import get_condition
 
 RANK = {Role.CHAMPION: 4, Role.CANDIDATE: 3, Role.PREVIOUS: 2, Role.ARCHIVED: 1, Role.NONE: 0}
+
+
+def refused(rollout: Mapping[str, Any]) -> bool:
+    """Has the Rollout refused its current spec (``Accepted=False`` for this generation)? A refused
+    Rollout moves nothing, so its ``spec.target`` gives no role; what its status says still holds."""
+    status = rollout.get("status") or {}
+    generation = (rollout.get("metadata") or {}).get("generation")
+    accepted = get_condition(status.get("conditions"), "Accepted")
+    return accepted is not None and accepted.get("status") == "False" \
+        and accepted.get("observedGeneration") == generation
 
 
 def _role_in(name: str, rollout: Mapping[str, Any]) -> Role:
@@ -18,7 +29,8 @@ def _role_in(name: str, rollout: Mapping[str, Any]) -> Role:
     spec = rollout.get("spec") or {}
     if status.get("stable") == name:
         return Role.CHAMPION
-    if status.get("candidate") == name or (spec.get("target") == name and status.get("stable") != name):
+    targeted = spec.get("target") == name and status.get("stable") != name and not refused(rollout)
+    if status.get("candidate") == name or targeted:
         return Role.CANDIDATE
     if name in (status.get("warm") or []):
         return Role.PREVIOUS

@@ -27,6 +27,15 @@ from modelops.core.drafting import StatusDraft
 from modelops.core.durations import parse_duration
 from modelops.core.intents import Event, RegisterRequest
 from modelops.core.naming import dns_label
+from modelops.core.ownership import (
+    REFUSED_RETRY_SECONDS,
+    Claim,
+    Owner,
+    Rejection,
+    conflict_message,
+    refusal_message,
+    rejection_reason,
+)
 from modelops.core.training.gates import evaluate_gates, failure_message
 from modelops.core.training.jobs import MODEL_LABEL, RUN_LABEL, desired_job, image_pinned, job_name
 
@@ -88,6 +97,10 @@ class TrainingObservation:
     job: JobState | None = None
     pods: tuple[PodState, ...] = ()
     registered: Registration | None = None
+    # Whose the Job of this run's name is (ownership.claim); a foreign Job is never read or written.
+    job_claim: Claim | None = None
+    # A write refused for good in this reconcile (the plan runs again with it).
+    rejection: Rejection | None = None
     model_version_exists: bool = False
     # The name the run's ModelVersion has or will get: model_version_name(), unless a record not
     # made by this run already holds that name (then the observer picks alternative_name()).
@@ -286,8 +299,18 @@ def plan(obs: TrainingObservation, config: OperatorConfig, now: datetime) -> Tra
                      f"spec.image {spec.image!r} is referenced by tag, which can move: pin it by digest "
                      "(repo@sha256:...) so the run can be reproduced", event="Warning")
 
+    if obs.rejection is not None:
+        st.condition("Accepted", False, rejection_reason(obs.rejection),
+                     refusal_message(obs.rejection, "this TrainingRun's spec (image, command, args, env, resources, "
+                                     "nodePool, hyperparameters)"), event="Warning")
+        return TrainingDecision(status=st.data, events=st.events, requeue_after=REFUSED_RETRY_SECONDS)
     if st.phase in {p.value for p in TERMINAL}:
         return TrainingDecision(status=st.data, events=st.events)
+    if obs.job_claim is not None and not obs.job_claim.writable:
+        message = conflict_message("Job", job_name(obs.name), obs.job_claim, Owner("TrainingRun", obs.name, obs.uid))
+        st.condition("Accepted", False, "JobConflict", message, event="Warning")
+        st.move(TrainingPhase.PENDING, message)
+        return TrainingDecision(status=st.data, events=st.events, requeue_after=REFUSED_RETRY_SECONDS)
     accepted = get_condition(st.data.get("conditions"), "Accepted")
     if accepted is None or accepted.get("status") != "True":
         st.move(TrainingPhase.PENDING, str(accepted.get("message") if accepted else ""))
