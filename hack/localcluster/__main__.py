@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from localcluster import building
+from localcluster import building, versions
 from localcluster.cluster import ClusterState, LocalCluster, _alive, default_directory, free_port, stop_detached
 from localcluster.prometheus_server import ensure_prometheus_binaries
 
@@ -138,6 +139,9 @@ def _dev(directory: Path) -> int:
     for port in exporter_ports:
         prometheus.add_target(f"127.0.0.1:{port}")
     record = directory / "serve.json"
+    # The cluster is new at every start (its etcd data is wiped): so is the registry, or a second pass
+    # through the quick start would meet registry versions no ModelVersion records.
+    shutil.rmtree(directory / "mlflow", ignore_errors=True)
     with LocalCluster(directory) as cluster, MLflowServer(directory / "mlflow") as mlflow, prometheus:
         try:
             record_dev_ports(directory, prometheus.url, exporter_ports)
@@ -145,11 +149,14 @@ def _dev(directory: Path) -> int:
             config_path.write_text(yaml.safe_dump(operator_config(mlflow.url, prometheus_url=prometheus.url)))
             here = Path(__file__).resolve().parent
             localcluster = f"{sys.executable} {here} --dir {directory}"
+            tools = _tool_dir(directory)
             print(f"""
 local cluster up in {cluster.startup_seconds:.1f}s at {cluster.server}
-MLflow at {mlflow.url}; Prometheus at {prometheus.url} (Rollout analysis queries it)
+MLflow at {mlflow.url} (a fresh registry, like the cluster)
+Prometheus at {prometheus.url} (Rollout analysis queries it)
 
-  export KUBECONFIG={cluster.kubeconfig}
+  # kubectl {versions.KUBERNETES} (built with the control plane) and the kubectl-modelops plugin:
+  export PATH={tools}:$PATH KUBECONFIG={cluster.kubeconfig} MLFLOW_TRACKING_URI={mlflow.url}
   kubectl create namespace demo
   kubectl apply -n demo --server-side -f examples/
   kubectl get modelops -n demo
@@ -173,6 +180,20 @@ operator configuration: {config_path}  (Ctrl-C stops everything)
             return child.wait()
         finally:
             record.unlink(missing_ok=True)
+
+
+def _tool_dir(directory: Path) -> Path:
+    """A directory holding only ``kubectl`` (the server's own version) and ``kubectl-modelops`` (this
+    checkout's plugin), to put first on the PATH without the rest of the virtualenv."""
+    tools = directory / "bin"
+    tools.mkdir(parents=True, exist_ok=True)
+    links = {"kubectl": building.binary_paths()["kubectl"],
+             "kubectl-modelops": Path(sys.executable).parent / "kubectl-modelops"}
+    for name, target in links.items():
+        link = tools / name
+        link.unlink(missing_ok=True)
+        link.symlink_to(target)
+    return tools
 
 
 def _serve(directory: Path, namespace: str, *, bad: list[str], better: list[str], rate: float) -> int:

@@ -1,4 +1,4 @@
-"""Builds etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok from Go modules.
+"""Builds etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok from Go modules.
 
 No package anywhere ships kube-apiserver, and this project's machines have no Docker, so the
 control plane is compiled from the Go module proxy on first use and cached outside the repo,
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from localcluster import versions
 
-KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
 
 
 def cache_root() -> Path:
@@ -109,7 +109,9 @@ def _install(built: Path, target: Path) -> None:
     tmp.replace(target)  # atomic: a half-copied binary is never taken for a cached one
 
 
-def build_kubernetes() -> None:
+def build_kubernetes(commands: tuple[str, ...] = KUBE_COMMANDS) -> None:
+    """Build ``commands`` of one Kubernetes release (kubectl from the same module and version as the
+    server, so it never warns about skew), stamped with the version."""
     version = versions.KUBERNETES
     work = _fresh_workdir(f"kubernetes-{version}")
     replaces = staging_replaces(version)
@@ -118,7 +120,7 @@ def build_kubernetes() -> None:
     lines.append(")\n")
     (work / "go.mod").write_text("\n".join(lines))
     _run(["go", "get", f"k8s.io/kubernetes@{version}"], cwd=work)
-    for command in KUBE_COMMANDS:
+    for command in commands:
         _run(["go", "get", "-tool", f"k8s.io/kubernetes/cmd/{command}@{version}"], cwd=work)
     major, minor, _ = version.removeprefix("v").split(".")
     stamps = []
@@ -128,8 +130,8 @@ def build_kubernetes() -> None:
     out = work / "out"
     out.mkdir()
     _run(["go", "build", "-trimpath", "-ldflags", "-s -w " + " ".join(stamps), "-o", str(out) + "/",
-          *[f"k8s.io/kubernetes/cmd/{c}" for c in KUBE_COMMANDS]], cwd=work)
-    for command in KUBE_COMMANDS:
+          *[f"k8s.io/kubernetes/cmd/{c}" for c in commands]], cwd=work)
+    for command in commands:
         _install(out / command, binary_paths()[command])
     shutil.rmtree(work)
 
@@ -181,6 +183,7 @@ def ensure_binaries() -> dict[str, Path]:
         build_etcd()
     if not paths["kwok"].exists():
         build_kwok()
-    if not all(paths[c].exists() for c in KUBE_COMMANDS):
-        build_kubernetes()
+    missing = tuple(c for c in KUBE_COMMANDS if not paths[c].exists())
+    if missing:
+        build_kubernetes(missing)
     return paths

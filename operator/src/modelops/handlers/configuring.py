@@ -87,7 +87,7 @@ async def configure(settings: kopf.OperatorSettings, logger: kopf.Logger, memo: 
     settings.batching.error_delays = (1, 2, 5, 10, 30, 60)
     config = load_config(os.environ.get("MODELOPS_CONFIG"))
     memo.config = config
-    memo.kube = await connect_kube()
+    memo.kube = await connect_kube(logger.info)
     memo.mlflow = make_mlflow_client(config)
     memo.training = TrainingReconciler(memo.kube, memo.mlflow, config)
     memo.serving = ServingReconciler(memo.kube, memo.mlflow, config)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -37,6 +38,38 @@ class KubeSession:
 
     async def resource(self, api_version: str, kind: str) -> Any:
         return await self.dynamic.resources.get(api_version=api_version, kind=kind)
+
+    async def wait_until_serving(self, kinds: list[tuple[str, str]], timeout: float,
+                                 log: Callable[[str], None]) -> None:
+        """Wait until the API server is ready (``/readyz``) and can list every kind named — a CRD just
+        installed answers ``429 storage is (re)initializing`` for a moment — so the operator's watches
+        start against a server that answers, instead of logging errors on every start. Gives up
+        quietly after ``timeout`` (the watches then retry on their own, as they always can)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        waiting: list[str] = ["/readyz", *(f"{api_version} {kind}" for api_version, kind in kinds)]
+        said = False
+        while waiting and asyncio.get_running_loop().time() < deadline:
+            still: list[str] = []
+            for item in waiting:
+                try:
+                    if item == "/readyz":
+                        await self.api_client.call_api("/readyz", "GET", auth_settings=["BearerToken"],
+                                                       response_types_map={}, _return_http_data_only=True)
+                    else:
+                        api_version, kind = item.split(" ", 1)
+                        resource = await self.resource(api_version, kind)
+                        answer = await resource.get(limit=1)
+                        data = answer.to_dict() if hasattr(answer, "to_dict") else {}
+                        if data.get("kind") == "Status" and data.get("status") == "Failure":
+                            still.append(item)
+                except Exception:  # not ready yet, whatever the client raises
+                    still.append(item)
+            if still and not said:
+                log(f"waiting for the API server to serve {', '.join(still)}")
+                said = True
+            waiting = still
+            if waiting:
+                await asyncio.sleep(0.5)
 
 
 def current_namespace() -> str:
