@@ -146,7 +146,8 @@ def _dev(directory: Path) -> int:
         try:
             record_dev_ports(directory, prometheus.url, exporter_ports)
             config_path = directory / "operator-config.yaml"
-            config_path.write_text(yaml.safe_dump(operator_config(mlflow.url, prometheus_url=prometheus.url)))
+            config_path.write_text(yaml.safe_dump(operator_config(mlflow.url, prometheus_url=prometheus.url,
+                                                                    mlflow_artifacts=mlflow.artifact_root.as_uri())))
             here = Path(__file__).resolve().parent
             localcluster = f"{sys.executable} {here} --dir {directory}"
             tools = _tool_dir(directory)

@@ -116,6 +116,7 @@ def operator(cluster: LocalCluster, mlflow_server: MLflowServer,  # noqa: F811
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
     process = OperatorProcess(cluster, tmp_path_factory.mktemp("operator") / "operator.log",
                               operator_config(mlflow_server.url, pending_timeout="3s",
+                                              mlflow_artifacts=mlflow_server.artifact_root.as_uri(),
                                               log_sink_url="http://logsink.modelops.test:8080",
                                               prometheus_url=prometheus_server.url, query_timeout="2s"))
     process.start()

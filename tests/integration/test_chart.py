@@ -127,8 +127,8 @@ def test_operator_works_with_only_the_charts_rbac(
                                            field_manager="chart-test")
         account = next(d for d in docs if d["kind"] == "ServiceAccount")["metadata"]["name"]
         kubeconfig = _token_kubeconfig(api, cluster, namespace, account, tmp_path / "sa-kubeconfig")
-        restricted = OperatorProcess(cluster, tmp_path / "operator.log",
-                                     operator_config(mlflow_server.url), kubeconfig=kubeconfig)
+        config = operator_config(mlflow_server.url, mlflow_artifacts=mlflow_server.artifact_root.as_uri())
+        restricted = OperatorProcess(cluster, tmp_path / "operator.log", config, kubeconfig=kubeconfig)
         restricted.start()
         try:
             mv = next(d for d in documents(REPO / "examples" / "02-modelversion-cpu.yaml")

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -190,8 +191,13 @@ def test_example_run_on_gpu_pool_is_tracked_gated_and_registered(
     assert mv["metadata"]["labels"]["team"] == "fraud"
     assert mv["spec"]["lineage"] == {"trainingRun": name, "mlflowRunId": run_id, "image": spec["image"],
                                      "data": spec["data"], "code": spec["code"]}
-    assert mv["spec"]["artifact"] == {"storageUri": f"{run.info.artifact_uri}/model", "format": "sklearn"}
-    assert versions[0].source == mv["spec"]["artifact"]["storageUri"]
+    # MLflow records its own mlflow-artifacts:/ URI; the ModelVersion serves the same files from the
+    # server's artifacts destination (mlflow.artifactsDestination), a URI KServe fetches.
+    registry_source = f"{run.info.artifact_uri}/model"
+    served = f"{mlflow_server.artifact_root.as_uri()}/{registry_source.removeprefix('mlflow-artifacts:/')}"
+    assert versions[0].source == registry_source
+    assert mv["spec"]["artifact"] == {"storageUri": served, "format": "sklearn"}
+    assert (Path(served.removeprefix("file://")) / "model.joblib").is_file(), "the files are where it is served from"
     assert mv["spec"]["serving"]["nodePool"] == "gpu-a100" and mv["spec"]["serving"]["resources"]["gpus"] == 1
     assert mv["spec"]["metrics"]["auc"] == status["metrics"]["auc"]
     assert mlflow.get_model_version(model, versions[0].version).tags["modelops.io/modelversion"] == mv_name

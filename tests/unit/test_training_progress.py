@@ -1088,3 +1088,19 @@ def test_a_job_the_api_server_refuses_is_a_condition_naming_the_field() -> None:
     assert decision.apply_job is None and decision.requeue_after == 60.0
     again = run_plan(observe(decision.status, mlflow_run=RUN, rejection=refused))
     assert again.events == []
+
+
+def test_a_proxied_artifact_is_served_from_the_artifacts_destination() -> None:
+    run = MLflowRunState(**{**RUN.__dict__, "artifact_uri": "mlflow-artifacts:/7/r/artifacts"})
+    proxied = OperatorConfig.model_validate({**CONFIG.model_dump(by_alias=True), "mlflow": {
+        "trackingUri": "http://mlflow:5000", "artifactsDestination": "s3://mlflow-store"}})
+    status = {**status_running(), "modelVersion": "x"}
+    registered = observe(status, mlflow_run=run, job=COMPLETE_JOB, registered=Registration("fraud-detector", "3"))
+    decision = run_plan(registered, config=proxied)
+    assert decision.create_model_version is not None
+    assert decision.create_model_version["spec"]["artifact"]["storageUri"] == "s3://mlflow-store/7/r/artifacts/model"
+    # Without a destination nothing could serve it: nothing is registered, and the condition says what to set.
+    refused = run_plan(observe(status_running(), mlflow_run=run, job=COMPLETE_JOB))
+    accepted = next(c for c in refused.status["conditions"] if c["type"] == "Accepted")
+    assert (accepted["status"], accepted["reason"]) == ("False", "ArtifactNotFetchable")
+    assert "mlflow.artifactsDestination" in accepted["message"] and refused.register is None

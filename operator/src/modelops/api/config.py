@@ -35,6 +35,14 @@ class MLflowSettings(SpecModel):
         None, description="URI training Pods use (MLFLOW_TRACKING_URI). Absent: trackingUri."
     )
     ui_url: str | None = Field(None, description="Base URL of the MLflow UI for links in status. Absent: trackingUri.")
+    artifacts_destination: str | None = Field(
+        None,
+        description=(
+            "The MLflow server's --artifacts-destination (s3://bucket/mlflow, gs://..., file:///...), when it "
+            "proxies artifacts: mlflow-artifacts:/ URIs are served by KServe from there. Absent: such URIs cannot "
+            "be served (an ArtifactNotFetchable condition says so)."
+        ),
+    )
 
 
 class TrainingSettings(SpecModel):

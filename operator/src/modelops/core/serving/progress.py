@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from modelops.api.config import OperatorConfig
 from modelops.api.modelversion import ModelVersionSpec, Role
 from modelops.core.acceptance import field_path
+from modelops.core.artifacts import fetchable, not_fetchable_message
 from modelops.core.conditions import get_condition
 from modelops.core.drafting import StatusDraft
 from modelops.core.intents import Event, RegisterRequest
@@ -206,6 +207,7 @@ def plan(obs: ModelVersionObservation, config: OperatorConfig, now: datetime) ->
     decision = ModelVersionDecision(status=st.data)
 
     # -- The artifact: resolved once, then the record is the truth --------------------------------
+    destination = config.mlflow.artifacts_destination if config.mlflow is not None else None
     registry = dict(st.data.get("registry") or {})
     storage_uri: str | None = spec.artifact.storage_uri
     if is_registry_uri(spec.artifact.storage_uri):
@@ -216,12 +218,17 @@ def plan(obs: ModelVersionObservation, config: OperatorConfig, now: datetime) ->
             st.condition("Registered", False, "VersionClaimed", _claimed_message(obs.resolution, other),
                          event="Warning")
             decision.requeue_after = REFUSED_RETRY_SECONDS
+        elif obs.resolution is not None and fetchable(obs.resolution.source, destination) is None:
+            storage_uri = None
+            st.condition("Registered", False, "ArtifactNotFetchable", not_fetchable_message(obs.resolution.source),
+                         event="Warning")
+            decision.requeue_after = REFUSED_RETRY_SECONDS
         elif obs.resolution is not None:
-            storage_uri = obs.resolution.source
+            storage_uri = fetchable(obs.resolution.source, destination)
             registry.update(name=obs.resolution.name, version=obs.resolution.version,
-                            resolvedFrom=spec.artifact.storage_uri, resolvedUri=obs.resolution.source)
+                            resolvedFrom=spec.artifact.storage_uri, resolvedUri=storage_uri)
             st.condition("Registered", "True", "Resolved",
-                         f"{spec.artifact.storage_uri} resolved to {obs.resolution.source} "
+                         f"{spec.artifact.storage_uri} resolved to {storage_uri} "
                          f"({obs.resolution.name} version {obs.resolution.version})", event="Normal")
         else:
             storage_uri = None

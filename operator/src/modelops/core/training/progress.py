@@ -22,6 +22,7 @@ from modelops.api.common import to_wire
 from modelops.api.config import OperatorConfig
 from modelops.api.trainingrun import RegisterSpec, TrainingPhase, TrainingRunSpec
 from modelops.core.acceptance import field_path
+from modelops.core.artifacts import fetchable, not_fetchable_message
 from modelops.core.conditions import format_time, get_condition
 from modelops.core.drafting import StatusDraft
 from modelops.core.durations import parse_duration
@@ -300,9 +301,11 @@ def plan(obs: TrainingObservation, config: OperatorConfig, now: datetime) -> Tra
                      "(repo@sha256:...) so the run can be reproduced", event="Warning")
 
     if obs.rejection is not None:
-        st.condition("Accepted", False, rejection_reason(obs.rejection),
-                     refusal_message(obs.rejection, "this TrainingRun's spec (image, command, args, env, resources, "
-                                     "nodePool, hyperparameters)"), event="Warning")
+        made_from = ("this TrainingRun's spec.register (modelVersionTemplate, format) and the MLflow run's artifact URI"
+                     if obs.rejection.what.startswith("ModelVersion") else
+                     "this TrainingRun's spec (image, command, args, env, resources, nodePool, hyperparameters)")
+        st.condition("Accepted", False, rejection_reason(obs.rejection), refusal_message(obs.rejection, made_from),
+                     event="Warning")
         return TrainingDecision(status=st.data, events=st.events, requeue_after=REFUSED_RETRY_SECONDS)
     if st.phase in {p.value for p in TERMINAL}:
         return TrainingDecision(status=st.data, events=st.events)
@@ -369,7 +372,7 @@ def plan(obs: TrainingObservation, config: OperatorConfig, now: datetime) -> Tra
                                 mlflow_tags={"modelops.outcome": "failed", "modelops.reason": reason})
 
     if job.complete:
-        return _evaluate(obs, spec, st, run)
+        return _evaluate(obs, spec, st, run, config.mlflow.artifacts_destination)
 
     # -- Still running or waiting for capacity -------------------------------------------------
     requeue = POLL_ACTIVE_SECONDS
@@ -402,7 +405,7 @@ def plan(obs: TrainingObservation, config: OperatorConfig, now: datetime) -> Tra
 
 
 def _evaluate(obs: TrainingObservation, spec: TrainingRunSpec, st: _Status,
-              run: MLflowRunState) -> TrainingDecision:
+              run: MLflowRunState, destination: str | None) -> TrainingDecision:
     results = evaluate_gates(spec.evaluation, run.metrics)
     st.data["metrics"] = finite_metrics(run.metrics)
     st.data["evaluation"] = [
@@ -425,6 +428,14 @@ def _evaluate(obs: TrainingObservation, spec: TrainingRunSpec, st: _Status,
                                 mlflow_tags={"modelops.outcome": "passed"})
 
     source = f"{run.artifact_uri.rstrip('/')}/{register.artifact_path}"
+    served = fetchable(source, destination)
+    if served is None:
+        # Registering a version no ModelVersion could serve helps nobody: say what to configure.
+        message = not_fetchable_message(source)
+        st.condition("Accepted", False, "ArtifactNotFetchable", message, event="Warning")
+        st.move(TrainingPhase.EVALUATING, message)
+        return TrainingDecision(status=st.data, events=st.events, end_mlflow_run=end,
+                                requeue_after=REFUSED_RETRY_SECONDS)
     if obs.registered is None:
         st.move(TrainingPhase.EVALUATING, "gates passed; registering the model version in MLflow",
                 event="Normal", reason="Evaluating")
@@ -447,7 +458,7 @@ def _evaluate(obs: TrainingObservation, spec: TrainingRunSpec, st: _Status,
                 f"creating ModelVersion {mv_name}")
         return TrainingDecision(
             status=st.data, events=st.events,
-            create_model_version=_model_version_manifest(obs, spec, obs.registered, register, run, source, mv_name),
+            create_model_version=_model_version_manifest(obs, spec, obs.registered, register, run, served, mv_name),
         )
     st.condition("Completed", True, "Succeeded", f"registered as ModelVersion {mv_name}")
     st.move(TrainingPhase.SUCCEEDED,
