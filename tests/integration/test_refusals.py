@@ -398,3 +398,30 @@ def _renamed(doc: dict[str, Any], model: str) -> dict[str, Any]:
         artifact["storageUri"] = f"models:/{model}/" + artifact["storageUri"].rsplit("/", 1)[-1]
     spec.update(model=model, artifact=artifact)
     return {**doc, "metadata": {"name": doc["metadata"]["name"]}, "spec": spec}
+
+
+# ------------------------------------------------------------- 9. status says what is true now
+
+def test_status_says_what_is_true_now_after_a_rollback_and_spec_changes(env: Env, mlflow: MlflowClient) -> None:
+    model = unique("fraud")
+    v1, v2 = env.model_version(model, f"{model}-v1"), env.model_version(model, f"{model}-v2")
+    env.rollout(model, model, v1, gateway(model), steps=[{"canary": {"weight": 50, "duration": "1h"}}])
+    wait_for(lambda: env.status("Rollout", model).get("phase") == "Promoted", 60, "v1 promoted")
+    env.rollout(model, model, v2, gateway(model), steps=[{"canary": {"weight": 50, "duration": "1h"}}])
+    wait_for(lambda: (env.status("Rollout", model).get("registry") or {}).get("challenger") == v2, 60,
+             "the challenger alias recorded")
+    challenger = env.status("ModelVersion", v2)["registry"]["version"]
+    assert alias(mlflow, model, "challenger") == challenger
+    env.rollout(model, model, v1, gateway(model), steps=[{"canary": {"weight": 50, "duration": "1h"}}])
+    wait_for(lambda: env.status("Rollout", model).get("phase") == "RolledBack", 60, "the rollback")
+    wait_for(lambda: "challenger" not in (env.status("Rollout", model).get("registry") or {}), 30,
+             "status.registry without a challenger once MLflow has none")
+    assert alias(mlflow, model, "challenger") is None
+    for paused in (True, False, True):
+        env.rollout(model, model, v1, gateway(model), steps=[{"canary": {"weight": 50, "duration": "1h"}}],
+                    paused=paused)
+    rollout = wait_for(lambda: (r := env.get(API, "Rollout", model)) and r["status"].get("observedGeneration")
+                       == r["metadata"]["generation"] and r, 30, "the last spec observed")
+    stale = [c["type"] for c in rollout["status"]["conditions"]
+             if c.get("observedGeneration") != rollout["metadata"]["generation"]]
+    assert stale == [], f"conditions describing an older generation: {stale}"
