@@ -951,3 +951,14 @@ def test_a_registration_mlflow_refuses_is_a_condition_not_a_retry_loop() -> None
     assert "Invalid model version source" in registered["message"]
     assert decision.register is None and decision.requeue_after == 60.0
     assert [e.type for e in decision.events] == ["Warning"]
+
+
+def test_of_two_versions_one_run_registered_each_record_adopts_one_nobody_claims() -> None:
+    from modelops.core.serving.progress import Identity, adoptable
+
+    theirs = RegistryVersion(name="m", version="2", source=S3, tags={UID_TAG: OTHER_UID})
+    free = RegistryVersion(name="m", version="1", source=S3, tags={})
+    me = Identity(uid=UID, name=NAME, namespace=NS)
+    assert adoptable([free, theirs], me) == free
+    assert adoptable([theirs], me) == theirs  # nothing free: the plan says who claims it
+    assert adoptable([], me) is None

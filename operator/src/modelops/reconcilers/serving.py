@@ -18,9 +18,11 @@ from modelops.core.intents import Event
 from modelops.core.serving.inference import inference_service_name
 from modelops.core.serving.progress import (
     UID_TAG,
+    Identity,
     ModelVersionDecision,
     ModelVersionObservation,
     RegistryVersion,
+    adoptable,
     is_registry_uri,
     parse_registry_uri,
     plan,
@@ -85,7 +87,8 @@ class ServingReconciler(Reconciler[ModelVersionObservation, ModelVersionDecision
                     if registry.get("resolvedFrom") != storage_uri or not registry.get("resolvedUri"):
                         resolution, resolution_error = await self._resolve(storage_uri)
                 else:
-                    registered = await self._find_registered(model, spec, registry, meta["uid"])
+                    registered = await self._find_registered(model, spec, registry,
+                                                             Identity(meta["uid"], name, namespace))
             except MLflowUnavailable as error:
                 registry_error = resolution_error = f"MLflow is unavailable: {error}"
         isvc = await objects.get(self.session, ISVC_API, "InferenceService", namespace, inference_service_name(name))
@@ -131,24 +134,26 @@ class ServingReconciler(Reconciler[ModelVersionObservation, ModelVersionDecision
         return (_version(info), None) if info is not None else (None, missing)
 
     async def _find_registered(self, model: str, spec: dict[str, Any], registry: dict[str, Any],
-                               uid: str) -> RegistryVersion | None:
+                               me: Identity) -> RegistryVersion | None:
         assert self.mlflow is not None
         if registry.get("version"):
             info = await self.mlflow.get_model_version(model, str(registry["version"]))
             if info is not None:
                 return _version(info)
-        run_id = (spec.get("lineage") or {}).get("mlflowRunId")
-        if run_id:
-            info = await self.mlflow.find_model_version_by_run(model, run_id)
-            if info is not None:
-                return _version(info)
+        # This record's own claim first (its uid tag), then what its training run registered.
         try:
-            info = await self.mlflow.find_model_version_by_tag(model, UID_TAG, uid)
+            info = await self.mlflow.find_model_version_by_tag(model, UID_TAG, me.uid)
         except MLflowError as error:
-            if error.error_code == "RESOURCE_DOES_NOT_EXIST":
-                return None
-            raise
-        return _version(info) if info is not None else None
+            if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            info = None
+        if info is not None:
+            return _version(info)
+        run_id = (spec.get("lineage") or {}).get("mlflowRunId")
+        if not run_id:
+            return None
+        found = await self.mlflow.model_versions_by_run(model, run_id)
+        return adoptable([_version(v) for v in found], me)
 
     # -- execute ---------------------------------------------------------------------------------
 

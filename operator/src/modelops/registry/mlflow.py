@@ -420,9 +420,12 @@ class MLflowClient:
             if exc.error_code != _RESOURCE_ALREADY_EXISTS:
                 raise
 
-    async def _newest_version(self, filter_string: str) -> ModelVersionInfo | None:
+    async def _search_versions(self, filter_string: str) -> list[ModelVersionInfo]:
         answer = await self._request("GET", "model-versions/search", params={"filter": filter_string})
-        versions = [_parse_model_version(mv) for mv in answer.get("model_versions") or ()]
+        return [_parse_model_version(mv) for mv in answer.get("model_versions") or ()]
+
+    async def _newest_version(self, filter_string: str) -> ModelVersionInfo | None:
+        versions = await self._search_versions(filter_string)
         if not versions:
             return None
         newest = max(versions, key=lambda mv: int(mv.version))
@@ -432,6 +435,12 @@ class MLflowClient:
     async def find_model_version_by_run(self, name: str, run_id: str) -> ModelVersionInfo | None:
         """The newest version of ``name`` registered from ``run_id``, if any."""
         return await self._newest_version(f"name = {_quote_value(name)} and run_id = {_quote_value(run_id)}")
+
+    async def model_versions_by_run(self, name: str, run_id: str) -> list[ModelVersionInfo]:
+        """Every version of ``name`` registered from ``run_id`` (one run may be registered twice), with
+        their tags, oldest first."""
+        found = await self._search_versions(f"name = {_quote_value(name)} and run_id = {_quote_value(run_id)}")
+        return sorted(found, key=lambda mv: int(mv.version))
 
     async def find_model_version_by_tag(self, name: str, key: str, value: str) -> ModelVersionInfo | None:
         """The newest version of ``name`` carrying the tag ``key=value``, if any."""

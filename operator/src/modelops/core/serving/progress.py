@@ -128,18 +128,39 @@ def served_storage_uri(spec: ModelVersionSpec, status: Mapping[str, Any]) -> str
     return None
 
 
-def claimant(version: RegistryVersion, obs: ModelVersionObservation) -> str | None:
+@dataclass(frozen=True)
+class Identity:
+    """Which ModelVersion asks (a registry version's tags name the record that claims it)."""
+
+    uid: str
+    name: str
+    namespace: str
+
+
+def claimant(version: RegistryVersion, me: Identity) -> str | None:
     """The other ModelVersion that already records this MLflow version, if any: one registry version,
     one record. Its uid tag, or (a record a TrainingRun made, not yet adopted) its name tag."""
     tags = version.tags
-    namespace = tags.get(NAMESPACE_TAG, obs.namespace)
+    namespace = tags.get(NAMESPACE_TAG, me.namespace)
     other = tags.get(MODELVERSION_TAG)
     uid = tags.get(UID_TAG)
     if uid:
-        return None if uid == obs.uid else f"{namespace}/{other or '(uid ' + uid + ')'}"
-    if other and (other, namespace) != (obs.name, obs.namespace):
+        return None if uid == me.uid else f"{namespace}/{other or '(uid ' + uid + ')'}"
+    if other and (other, namespace) != (me.name, me.namespace):
         return f"{namespace}/{other}"
     return None
+
+
+def adoptable(versions: Sequence[RegistryVersion], me: Identity) -> RegistryVersion | None:
+    """Of the registry versions a run produced, the one this record may adopt: the newest no other
+    record claims; else the newest (so the plan can say who claims it)."""
+    free = [version for version in versions if claimant(version, me) is None]
+    pool = free or list(versions)
+    return max(pool, key=lambda version: int(version.version) if version.version.isdigit() else 0, default=None)
+
+
+def _identity(obs: ModelVersionObservation) -> Identity:
+    return Identity(uid=obs.uid, name=obs.name, namespace=obs.namespace)
 
 
 def _claimed_message(version: RegistryVersion, other: str) -> str:
@@ -213,7 +234,7 @@ def plan(obs: ModelVersionObservation, config: OperatorConfig, now: datetime) ->
     if is_registry_uri(spec.artifact.storage_uri):
         if registry.get("resolvedFrom") == spec.artifact.storage_uri and registry.get("resolvedUri"):
             storage_uri = registry["resolvedUri"]
-        elif obs.resolution is not None and (other := claimant(obs.resolution, obs)) is not None:
+        elif obs.resolution is not None and (other := claimant(obs.resolution, _identity(obs))) is not None:
             storage_uri = None
             st.condition("Registered", False, "VersionClaimed", _claimed_message(obs.resolution, other),
                          event="Warning")
@@ -241,7 +262,7 @@ def plan(obs: ModelVersionObservation, config: OperatorConfig, now: datetime) ->
     elif not obs.mlflow_configured:
         st.condition("Registered", "Unknown", "MLflowNotConfigured",
                      "the operator has no MLflow server configured; the version is not recorded in a registry")
-    elif obs.registered is not None and (other := claimant(obs.registered, obs)) is not None:
+    elif obs.registered is not None and (other := claimant(obs.registered, _identity(obs))) is not None:
         st.condition("Registered", False, "VersionClaimed", _claimed_message(obs.registered, other), event="Warning")
         decision.requeue_after = REFUSED_RETRY_SECONDS
     elif obs.registered is not None:
