@@ -122,9 +122,3 @@ def ks_pvalue(d: float, n1: int, n2: int, *, method: str = "auto") -> float:
     en = m * n / (m + n)
     return kolmogorov_sf(round(en), d)
 
-
-def ks_noise_floor(n1: float, n2: float) -> float:
-    """Expected D under no drift: E[√(n1·n2/(n1+n2)) · D] → √(π/2)·ln 2 (the Kolmogorov mean)."""
-    if n1 <= 0 or n2 <= 0:
-        return math.inf
-    return math.sqrt(math.pi / 2.0) * math.log(2.0) * math.sqrt(1.0 / n1 + 1.0 / n2)
