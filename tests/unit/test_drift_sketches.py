@@ -154,7 +154,7 @@ def test_categorical_reference_top_k_other_and_json() -> None:
 @settings(max_examples=80, deadline=None)
 @given(cat_batches, cat_batches, cat_batches)
 def test_categorical_merge_equals_union(r: list[str | None], a: list[str | None], b: list[str | None]) -> None:
-    ref = CategoricalReference.build(np.array(r + ["a"], dtype=object), top_k=3)
+    ref = CategoricalReference.build(np.array([*r, "a"], dtype=object), top_k=3)
     merged = ref.window().update(np.array(a, dtype=object)) + ref.window().update(np.array(b, dtype=object))
     union = ref.window().update(np.array(a + b, dtype=object))
     assert merged.to_dict() == union.to_dict()
