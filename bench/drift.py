@@ -46,7 +46,10 @@ NUMERIC = [f"n{i:02d}" for i in range(14)]
 CATEGORICAL = [f"c{i}" for i in range(6)]
 
 
-def make_data(rows: int, seed: int, shifted: bool) -> tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, list[str]]]]:
+Columns = tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, list[str]]]]
+
+
+def make_data(rows: int, seed: int, shifted: bool) -> Columns:
     rng = np.random.default_rng(seed)
     numeric: dict[str, np.ndarray] = {}
     for i, name in enumerate(NUMERIC):
@@ -254,7 +257,8 @@ def main() -> None:
                 continue
             s = median(res, "seconds")
             ratio = f"{ev_s / s:>12.0f}x" if ev_s and label != "evidently" else f"{'':>13}"
-            print(f"{rows:>9} {label:<10} {s:>8.3f} {median(res, 'peak_rss_mb'):>8.0f} {values / s / 1e6:>10.1f} {ratio}")
+            peak = median(res, "peak_rss_mb")
+            print(f"{rows:>9} {label:<10} {s:>8.3f} {peak:>8.0f} {values / s / 1e6:>10.1f} {ratio}")
         w = median(engine, "window_seconds")
         c = median(engine, "numeric_count_seconds")
         print(f"{rows:>9} {'  engine, stored reference sketches: ':<38} {w:.3f} s"

@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from modelops.core.drift.sketch_numeric import verify_fingerprint
+
 IntArray = npt.NDArray[np.int64]
 
 DEFAULT_TOP_K = 100
@@ -164,8 +166,7 @@ class CategoricalReference:
             singletons=int(data["singletons"]),
             nulls=int(data["nulls"]),
         )
-        if "fingerprint" in data and data["fingerprint"] != ref.fingerprint:
-            raise ValueError("categorical sketch fingerprint does not match its categories: the sketch was altered")
+        verify_fingerprint(data, ref.fingerprint, "categorical")
         return ref
 
     def window(self) -> CategoricalWindow:

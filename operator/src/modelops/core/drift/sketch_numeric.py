@@ -91,6 +91,29 @@ def _bin_sorted(finite_sorted: FloatArray, edges: FloatArray) -> tuple[IntArray,
     return counts, sums
 
 
+def verify_fingerprint(data: Any, actual: str, what: str) -> None:
+    """A stored sketch's fingerprint must be the one its content hashes to (no silent edits)."""
+    if "fingerprint" in data and data["fingerprint"] != actual:
+        raise ValueError(f"{what} sketch fingerprint does not match its content: the sketch was altered")
+
+
+class _Totals:
+    """``n`` (finite values in the bins) and ``total`` (every row) of a numeric sketch or window."""
+
+    counts: IntArray
+    nulls: int
+    pos_inf: int
+    neg_inf: int
+
+    @property
+    def n(self) -> int:
+        return int(self.counts.sum())
+
+    @property
+    def total(self) -> int:
+        return self.n + self.nulls + self.pos_inf + self.neg_inf
+
+
 def _fingerprint(edges: FloatArray) -> str:
     return hashlib.sha256(np.ascontiguousarray(edges, dtype="<f8").tobytes()).hexdigest()[:16]
 
@@ -102,7 +125,7 @@ def _coarse_starts(edges: FloatArray, coarse_edges: FloatArray) -> IntArray:
 
 
 @dataclass(frozen=True, eq=False)
-class NumericReference:
+class NumericReference(_Totals):
     """What a numeric feature looked like in the reference: see the module docstring."""
 
     edges: FloatArray
@@ -126,16 +149,6 @@ class NumericReference:
         if not np.isin(self.coarse_edges, self.edges).all():
             raise ValueError("coarse edges must be a subset of the fine edges")
         object.__setattr__(self, "fingerprint", _fingerprint(self.edges))
-
-    @property
-    def n(self) -> int:
-        """Finite reference values (those in the bins)."""
-        return int(self.counts.sum())
-
-    @property
-    def total(self) -> int:
-        """Every reference row: finite, null and infinite."""
-        return self.n + self.nulls + self.pos_inf + self.neg_inf
 
     @property
     def coarse_starts(self) -> IntArray:
@@ -221,8 +234,7 @@ class NumericReference:
             mean=f(data["mean"]),
             std=f(data["std"]),
         )
-        if "fingerprint" in data and data["fingerprint"] != ref.fingerprint:
-            raise ValueError("numeric sketch fingerprint does not match its edges: the sketch was altered")
+        verify_fingerprint(data, ref.fingerprint, "numeric")
         return ref
 
     def window(self) -> NumericWindow:
@@ -246,7 +258,7 @@ def _inverted_cdf(sorted_values: FloatArray, levels: FloatArray) -> FloatArray:
 
 
 @dataclass(eq=False)
-class NumericWindow:
+class NumericWindow(_Totals):
     """Current-window counts over a reference's bins; mutable by ``update``, mergeable by addition."""
 
     fingerprint: str
@@ -262,14 +274,6 @@ class NumericWindow:
     above: int = 0  # finite values above the reference maximum
     minimum: float = math.inf
     maximum: float = -math.inf
-
-    @property
-    def n(self) -> int:
-        return int(self.counts.sum())
-
-    @property
-    def total(self) -> int:
-        return self.n + self.nulls + self.pos_inf + self.neg_inf
 
     def update(self, values: npt.ArrayLike) -> NumericWindow:
         """Add a batch of raw values (any float-convertible array; NaN/None are nulls). Returns self.

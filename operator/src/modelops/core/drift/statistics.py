@@ -67,22 +67,23 @@ def _coarse(counts: npt.NDArray[np.int64], starts: npt.NDArray[np.int64]) -> npt
 # ------------------------------------------------------------------------------ numeric
 
 
-def psi_numeric(ref: NumericReference, win: NumericWindow) -> Measurement:
+def _coarse_measure(ref: NumericReference, win: NumericWindow, psi_like: bool) -> Measurement:
     n, m = ref.n, win.n
     if not n or not m:
         return _empty(n, m)
     starts = ref.coarse_starts
-    value = psi(_coarse(ref.counts, starts), _coarse(win.counts, starts))
-    return Measurement(value, noise.psi_floor(starts.size, n, m), n, m)
+    a, b = _coarse(ref.counts, starts), _coarse(win.counts, starts)
+    if psi_like:
+        return Measurement(psi(a, b), noise.psi_floor(starts.size, n, m), n, m)
+    return Measurement(js_distance(a, b), noise.js_floor(starts.size, n, m), n, m)
+
+
+def psi_numeric(ref: NumericReference, win: NumericWindow) -> Measurement:
+    return _coarse_measure(ref, win, psi_like=True)
 
 
 def js_numeric(ref: NumericReference, win: NumericWindow) -> Measurement:
-    n, m = ref.n, win.n
-    if not n or not m:
-        return _empty(n, m)
-    starts = ref.coarse_starts
-    value = js_distance(_coarse(ref.counts, starts), _coarse(win.counts, starts))
-    return Measurement(value, noise.js_floor(starts.size, n, m), n, m)
+    return _coarse_measure(ref, win, psi_like=False)
 
 
 def ks_numeric(ref: NumericReference, win: NumericWindow) -> Measurement:
@@ -158,22 +159,23 @@ def inf_rate(ref: NumericReference, win: NumericWindow) -> Measurement:
 # ------------------------------------------------------------------------------ categorical
 
 
-def psi_categorical(ref: CategoricalReference, win: CategoricalWindow) -> Measurement:
+def _categorical_measure(ref: CategoricalReference, win: CategoricalWindow, psi_like: bool) -> Measurement:
     n, m = ref.n, win.n
     if not n or not m:
         return _empty(n, m)
     a, b = ref.bins(), win.bins()
     used = int(((a + b) > 0).sum())
-    return Measurement(psi(a, b), noise.psi_floor(used, n, m), n, m)
+    if psi_like:
+        return Measurement(psi(a, b), noise.psi_floor(used, n, m), n, m)
+    return Measurement(js_distance(a, b), noise.js_floor(used, n, m), n, m)
+
+
+def psi_categorical(ref: CategoricalReference, win: CategoricalWindow) -> Measurement:
+    return _categorical_measure(ref, win, psi_like=True)
 
 
 def js_categorical(ref: CategoricalReference, win: CategoricalWindow) -> Measurement:
-    n, m = ref.n, win.n
-    if not n or not m:
-        return _empty(n, m)
-    a, b = ref.bins(), win.bins()
-    used = int(((a + b) > 0).sum())
-    return Measurement(js_distance(a, b), noise.js_floor(used, n, m), n, m)
+    return _categorical_measure(ref, win, psi_like=False)
 
 
 def chi_square(reference_counts: npt.ArrayLike, current_counts: npt.ArrayLike) -> tuple[float, float]:
