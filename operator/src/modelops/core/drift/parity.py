@@ -217,12 +217,20 @@ def binned_counts(ref: Sample, cur: Sample) -> tuple[IntArray, IntArray]:
 
 
 def wasserstein_sorted(a: FloatArray, b: FloatArray) -> float:
-    """``scipy.stats.wasserstein_distance(a, b)`` for sorted samples: ∫|F_a − F_b| dx."""
-    merged = np.sort(np.concatenate([a, b]), kind="stable")  # two sorted runs: a linear merge
-    deltas = np.diff(merged)
-    cdf_a = np.searchsorted(a, merged[:-1], side="right") / a.size
-    cdf_b = np.searchsorted(b, merged[:-1], side="right") / b.size
-    return float(np.sum(np.abs(cdf_a - cdf_b) * deltas))
+    """``scipy.stats.wasserstein_distance(a, b)`` for sorted samples: ∫|F_a − F_b| dx.
+
+    One stable merge of the two sorted runs (timsort merges them in linear time) gives both
+    ECDFs as running counts; inside a group of tied values the running counts are partial, but
+    the gap to the next value is zero there, so the integral is exact. (``searchsorted`` of every
+    merged value, scipy's way, is five times slower on this machine.)
+    """
+    values = np.concatenate([a, b])
+    order = np.argsort(values, kind="stable")
+    merged = values[order]
+    from_a = order < a.size
+    cdf_a = np.cumsum(from_a)[:-1] / a.size
+    cdf_b = np.cumsum(~from_a)[:-1] / b.size
+    return float(np.sum(np.abs(cdf_a - cdf_b) * np.diff(merged)))
 
 
 def z_test_pvalue(ref_counts: IntArray, cur_counts: IntArray) -> float:
