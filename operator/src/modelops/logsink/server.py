@@ -1,0 +1,198 @@
+"""The sink's HTTP face (aiohttp): routes, status codes, authentication, and the process's life.
+
+Owns what a client sees; what happens to a record is sink.py's business.
+
+- ``POST /<any path>`` (the logger URL KServe posts to): ``200`` once the event is durable (KServe's
+  agent counts only a 200 as delivered), also for a duplicate (already durable); ``400`` malformed
+  CloudEvent or unknown ``ce-type``; ``413`` body over ``maxBodyBytes``; ``415`` not a CloudEvent,
+  or a non-JSON payload; ``422`` JSON that is neither v1 nor v2; ``401`` token missing or wrong
+  (``auth.ingest``); ``503`` + ``Retry-After`` past the buffer cap or while the spool cannot be written.
+- ``POST /labels``: ``200`` ``{"stored": n, "labels": [...]}`` once every label is joined and
+  durable; ``400``/``413``/``422`` naming the labels and fields at fault; ``401`` (``auth.labels``);
+  ``503`` as above.
+- ``GET /metrics``: the Prometheus exposition (metrics.py). ``GET /healthz``: ``200`` while the
+  process serves. ``GET /readyz``: ``200`` once the spool is replayed, ``503`` before and while stopping.
+
+Every 4xx is JSON ``{"error": "...", "reason": "..."}`` naming the field at fault, and counted in
+``modelops_logsink_rejected_total{reason}``; nothing a client sends can stop the sink. SIGTERM
+stops accepting, lets requests in flight finish, writes everything held and exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import math
+import signal
+from typing import Any
+
+from aiohttp import web
+
+from modelops.logsink import labels as labelling
+from modelops.logsink.config import (
+    ENV_HASH_KEY,
+    ENV_TOKEN,
+    ConfigError,
+    LogSinkConfig,
+    SignatureSource,
+    read_secret,
+)
+from modelops.logsink.events import BadEvent, parse
+from modelops.logsink.layout import Store
+from modelops.logsink.metrics import SinkMetrics
+from modelops.logsink.query import Finder
+from modelops.logsink.redaction import Redactor
+from modelops.logsink.signatures import KubernetesSignatures, NoSignatures, Signatures, StaticSignatures
+from modelops.logsink.sink import Overloaded, Sink, describe
+from modelops.logsink.spool import Spool, SpoolError
+
+log = logging.getLogger(__name__)
+SINK: web.AppKey[Sink] = web.AppKey("sink", Sink)
+
+
+def _error(status: int, message: str, reason: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": message, "reason": reason, **extra}, status=status)
+
+
+class Handlers:
+    def __init__(self, sink: Sink, config: LogSinkConfig, token: str | None) -> None:
+        self.sink, self.config, self.token = sink, config, token
+        self.metrics = sink.metrics
+        self.finder = Finder(sink.store)
+        self.retry_after = str(max(1, math.ceil(config.seconds(config.flush_interval))))
+
+    def _reject(self, status: int, message: str, reason: str, **extra: Any) -> web.Response:
+        self.metrics.rejected.labels(reason).inc()
+        return _error(status, message, reason, **extra)
+
+    def _unauthorized(self, request: web.Request) -> bool:
+        if self.token is None:
+            return False  # no token configured: authentication is off
+        given = request.headers.get("Authorization", "")
+        scheme, _, credential = given.partition(" ")
+        matches = hmac.compare_digest(credential.strip().encode(), self.token.encode())
+        return not (scheme.lower() == "bearer" and matches)
+
+    def _busy(self, message: str) -> web.Response:
+        return web.json_response({"error": message, "reason": "overloaded"}, status=503,
+                                 headers={"Retry-After": self.retry_after})
+
+    async def _body(self, request: web.Request) -> bytes | web.Response:
+        if request.content_length is not None and request.content_length > self.config.max_body_bytes:
+            return self._reject(413, f"body of {request.content_length} bytes is over the limit of "
+                                     f"{self.config.max_body_bytes}", "too_large")
+        try:
+            return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return self._reject(413, f"body is over the limit of {self.config.max_body_bytes} bytes", "too_large")
+
+    async def ingest(self, request: web.Request) -> web.StreamResponse:
+        if self.config.auth.ingest and self._unauthorized(request):
+            return self._reject(401, "Authorization: Bearer <token> required", "unauthorized")
+        body = await self._body(request)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            event = parse(request.headers, body)
+            await self.sink.accept(event)
+        except BadEvent as error:
+            return self._reject(error.status, str(error), error.reason)
+        except Overloaded as error:
+            return self._busy(f"overloaded: {error}; retry later")
+        except SpoolError as error:
+            self.metrics.overloaded.inc()
+            return self._busy(str(error))
+        return web.Response(status=200)
+
+    async def labels(self, request: web.Request) -> web.StreamResponse:
+        if self.config.auth.labels and self._unauthorized(request):
+            return self._reject(401, "Authorization: Bearer <token> required", "unauthorized")
+        body = await self._body(request)
+        if isinstance(body, web.Response):
+            return body
+        now = labelling.utcnow()
+        try:
+            items = labelling.parse(body, self.config.max_labels)
+            joined = await labelling.join(items, self.sink.in_memory(), self.finder, self.sink.redactor, now,
+                                          self.config.duration("label_key_window"))
+            await self.sink.accept_labels(joined)
+        except labelling.LabelError as error:
+            reason = "label_unmatched" if error.status == 422 else "bad_label"
+            return self._reject(error.status, str(error), reason, problems=error.problems)
+        except Overloaded as error:
+            return self._busy(f"overloaded: {error}; retry later")
+        except SpoolError as error:
+            self.metrics.overloaded.inc()
+            return self._busy(str(error))
+        return web.json_response({"stored": len(joined), "labels": [
+            {"requestId": lb.request_id, "instance": lb.instance, "modelversion": lb.modelversion, "stage": lb.stage}
+            for lb in joined]})
+
+    async def metrics_page(self, request: web.Request) -> web.StreamResponse:
+        self.sink._update_gauges()
+        return web.Response(body=self.metrics.exposition(), content_type="text/plain", charset="utf-8",
+                            headers={"Cache-Control": "no-store"})
+
+    async def healthz(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(text="ok")
+
+    async def readyz(self, request: web.Request) -> web.StreamResponse:
+        state = describe(self.sink)
+        return web.json_response(state, status=200 if state["ready"] else 503)
+
+
+def make_signatures(config: LogSinkConfig, metrics: SinkMetrics) -> Signatures:
+    settings = config.signatures
+    if settings.source == SignatureSource.STATIC:
+        return StaticSignatures(settings.static)
+    if settings.source == SignatureSource.KUBERNETES:
+        return KubernetesSignatures(ttl=config.seconds(settings.cache_ttl), on_error=metrics.signature_errors.inc)
+    return NoSignatures()
+
+
+def make_redactor(config: LogSinkConfig) -> Redactor:
+    redaction = config.redaction
+    return Redactor(redaction.drop, redaction.hash, read_secret(redaction.hash_key_file, ENV_HASH_KEY))
+
+
+def build(config: LogSinkConfig) -> tuple[web.Application, Sink]:
+    metrics = SinkMetrics(config.unanswered_code)
+    sink = Sink(config, store=Store(config.store.url, config.store.options), spool=Spool(config.spool_dir),
+                signatures=make_signatures(config, metrics), redactor=make_redactor(config), metrics=metrics)
+    token = read_secret(config.auth.token_file, ENV_TOKEN)
+    if config.auth.ingest and token is None:
+        raise ConfigError(f"auth.ingest needs a token: auth.tokenFile or ${ENV_TOKEN}")
+    handlers = Handlers(sink, config, token)
+    if token is None:
+        log.warning("no bearer token configured: /labels accepts anyone who can reach the sink")
+    app = web.Application(client_max_size=config.max_body_bytes)
+    app[SINK] = sink
+    app.router.add_get("/metrics", handlers.metrics_page)
+    app.router.add_get("/healthz", handlers.healthz)
+    app.router.add_get("/readyz", handlers.readyz)
+    app.router.add_post("/labels", handlers.labels)
+    app.router.add_post("/{tail:.*}", handlers.ingest)
+    return app, sink
+
+
+async def serve(config: LogSinkConfig) -> None:
+    """Run until SIGTERM or SIGINT; then stop accepting, finish, flush, return."""
+    app, sink = build(config)
+    await sink.start()
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=30.0)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port, backlog=1024)
+    await site.start()
+    log.info("modelops log sink on http://%s:%d, store %s, spool %s", config.host, config.port,
+             config.store.url, config.spool_dir)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    log.info("stopping: finishing requests in flight, writing everything held")
+    sink.ready = False
+    await runner.cleanup()
+    await sink.stop()
+    log.info("stopped")
