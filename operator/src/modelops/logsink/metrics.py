@@ -38,6 +38,7 @@ class SinkMetrics:
         r = self.registry
         self.events = Counter("modelops_logsink_events_total", "CloudEvents accepted (durable), by kind.",
                               ["kind"], registry=r)
+        self.events_by_kind = {kind: self.events.labels(kind) for kind in ("request", "response")}
         self.duplicates = Counter("modelops_logsink_duplicates_total",
                                   "Events dropped because their id and kind were already taken.", registry=r)
         self.rejected = Counter("modelops_logsink_rejected_total", "Requests refused with a 4xx, by reason.",

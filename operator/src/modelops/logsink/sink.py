@@ -112,7 +112,7 @@ class Sink:
             self._accepting.discard(key)
         self.spool.hold(half.segment)
         pair = self.pairing.add(half)
-        self.metrics.events.labels(event.kind).inc()
+        self.metrics.events_by_kind[event.kind].inc()
         if pair is not None:
             self.metrics.call(pair)
             if len(self.pairing.complete) >= self.config.flush_rows:
