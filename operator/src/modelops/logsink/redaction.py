@@ -18,6 +18,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from modelops.logsink.config import ENV_HASH_KEY, RedactionSettings, read_secret
+
 HASH_PREFIX = "hmac-sha256:"
 
 
@@ -29,6 +31,10 @@ class Redactor:
             raise ValueError("hashing columns needs a key")
         self._key = (key or "").encode()
         self.active = bool(self.drop or self.hash)
+
+    @classmethod
+    def from_settings(cls, settings: RedactionSettings) -> Redactor:
+        return cls(settings.drop, settings.hash, read_secret(settings.hash_key_file, ENV_HASH_KEY))
 
     def hash_value(self, value: Any) -> str:
         text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), sort_keys=True)

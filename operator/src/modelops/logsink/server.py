@@ -31,7 +31,6 @@ from aiohttp import web
 
 from modelops.logsink import labels as labelling
 from modelops.logsink.config import (
-    ENV_HASH_KEY,
     ENV_TOKEN,
     ConfigError,
     LogSinkConfig,
@@ -163,15 +162,11 @@ def make_signatures(config: LogSinkConfig, metrics: SinkMetrics) -> Signatures:
     return NoSignatures()
 
 
-def make_redactor(config: LogSinkConfig) -> Redactor:
-    redaction = config.redaction
-    return Redactor(redaction.drop, redaction.hash, read_secret(redaction.hash_key_file, ENV_HASH_KEY))
-
-
 def build(config: LogSinkConfig) -> tuple[Handlers, Sink]:
     metrics = SinkMetrics(config.unanswered_code)
     sink = Sink(config, store=Store(config.store.url, config.store.options), spool=Spool(config.spool_dir),
-                signatures=make_signatures(config, metrics), redactor=make_redactor(config), metrics=metrics)
+                signatures=make_signatures(config, metrics), redactor=Redactor.from_settings(config.redaction),
+                metrics=metrics)
     token = read_secret(config.auth.token_file, ENV_TOKEN)
     if config.auth.ingest and token is None:
         raise ConfigError(f"auth.ingest needs a token: auth.tokenFile or ${ENV_TOKEN}")
