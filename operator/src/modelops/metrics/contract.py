@@ -42,7 +42,7 @@ class Histogram:
         cumulative, out = 0, []
         for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
             cumulative += count
-            out.append((floatToGoString(bound), float(cumulative)))
+            out.append((floatToGoString(bound), float(cumulative)))  # type: ignore[no-untyped-call]
         return out
 
 
