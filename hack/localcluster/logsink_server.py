@@ -38,9 +38,9 @@ class LogSinkServer:
     """``with LogSinkServer(directory) as sink: sink.url``"""
 
     def __init__(self, directory: Path, *, config: dict[str, Any] | None = None, env: dict[str, str] | None = None,
-                 startup_timeout: float = 60.0) -> None:
+                 port: int | None = None, startup_timeout: float = 60.0) -> None:
         self.directory = Path(directory)
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.store = self.directory / "store"
         self.spool = self.directory / "spool"

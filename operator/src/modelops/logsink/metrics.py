@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from modelops.logsink.records import Pair
+from modelops.logsink.records import Half, Pair
 from modelops.metrics.contract import ContractSeries
 
 STAGE_LABEL = "stage"
@@ -32,6 +32,7 @@ FLUSH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 
 class SinkMetrics:
     def __init__(self, unanswered_code: str = "500") -> None:
         self.unanswered_code = unanswered_code
+        self._known: set[tuple[str, str, str, str]] = set()
         self.registry = CollectorRegistry(auto_describe=True)
         self.contract = ContractSeries(extra_labels=(STAGE_LABEL,))
         self.registry.register(self.contract)
@@ -64,6 +65,14 @@ class SinkMetrics:
                                          "Date partitions deleted by retention.", registry=r)
         self.signature_errors = Counter("modelops_logsink_signature_errors_total",
                                         "ModelVersion signature lookups that failed.", registry=r)
+
+    def seen(self, half: Half) -> None:
+        """A half of a call was accepted: its version's series exist (at zero) from now on, so the
+        first scrape after it already has a baseline and no count is hidden from ``increase()``."""
+        identity = (half.namespace, half.model, half.modelversion, half.stage)
+        if identity not in self._known:
+            self._known.add(identity)
+            self.contract.ensure(identity, ("200", self.unanswered_code))
 
     def call(self, pair: Pair) -> None:
         """One call whose ending is known (complete, or lone after the timeout)."""

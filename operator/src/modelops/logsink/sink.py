@@ -111,6 +111,7 @@ class Sink:
         finally:
             self._accepting.discard(key)
         self.spool.hold(half.segment)
+        self.metrics.seen(half)
         pair = self.pairing.add(half)
         self.metrics.events_by_kind[event.kind].inc()
         if pair is not None:
@@ -237,6 +238,7 @@ class Sink:
                 log.warning("flush %d could not be redone yet; the first flush retries it", number)
         for half in halves.values():  # in spool order: pending ones expire in arrival order
             self.spool.hold(half.segment)
+            self.metrics.seen(half)
             self.pairing.add(half)  # completed here: counted before the restart, not again
         for label in labels.values():
             self.spool.hold(label.segment)

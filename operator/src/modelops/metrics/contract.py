@@ -57,6 +57,16 @@ class ContractSeries(Collector):
         self.scores: dict[Key, Histogram] = {}
         self.outcomes: dict[Key, int] = {}  # identity + metric + outcome
 
+    def ensure(self, identity: Key, codes: Iterable[str]) -> None:
+        """Export this identity's request counters (per code) and histograms at zero until they
+        count: a series born with a value hides that value from ``increase()``, which takes its
+        first sample as the baseline — initialising known series to 0 is Prometheus' own advice."""
+        with self.lock:
+            for code in codes:
+                self.requests.setdefault((*identity, code), 0)
+            self.durations.setdefault(identity, Histogram(names.REQUEST_DURATION_BUCKETS))
+            self.scores.setdefault(identity, Histogram(names.PREDICTION_SCORE_BUCKETS))
+
     def add_requests(self, identity: Key, code: str, count: int = 1) -> None:
         with self.lock:
             key = (*identity, code)
