@@ -64,7 +64,12 @@ class Store:
 
     def __init__(self, url: str, options: dict[str, Any] | None = None) -> None:
         self.url = url
-        self.fs, root = fsspec.core.url_to_fs(url, **(options or {}))
+        options = dict(options or {})
+        if "://" in url and not url.startswith("file://"):
+            # A long-running sink lists directories other writers (compaction, retention, a second
+            # sink) change: a cached listing would hide their objects, or show deleted ones.
+            options.setdefault("use_listings_cache", False)
+        self.fs, root = fsspec.core.url_to_fs(url, **options)
         protocols = self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
         self.local = "file" in protocols or "local" in protocols
         self.root = root.rstrip("/")
