@@ -8,13 +8,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/hack
 
-.PHONY: help install dev test lint unit integration crds crds-check cluster-build cluster-up cluster-down cluster-status bench bench-rollback clean
+.PHONY: help install dev test lint unit integration crds crds-check cluster-build cluster-up cluster-down cluster-status bench bench-rollback bench-trace bench-sink clean
 
 help:
 	@echo "make dev    - local control plane + CRDs + MLflow + the operator in the foreground (Ctrl-C stops all)"
 	@echo "make test   - lint, type checks, layer contracts and every test tier on a local control plane"
 	@echo "make crds   - regenerate crds/ from the pydantic models"
-	@echo "make bench  - benchmarks (rollback latency against a direct route edit)"
+	@echo "make bench  - benchmarks (rollback latency, trace lookups, log sink throughput), each against a peer"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,10 +59,17 @@ test: lint crds-check cluster-build
 	MODELOPS_REQUIRE_TIERS=unit,integration $(PY) -m pytest tests/unit tests/integration
 
 # Benchmarks print their numbers and the peer measured in the same run (not part of make test).
-bench: bench-rollback
+bench: bench-rollback bench-trace bench-sink
 
 bench-rollback: $(STAMP) cluster-build
 	$(PY) bench/rollback.py --rounds 50
+
+# 10 M predictions over 95 days, generated once into ~/.cache/modelops/bench (a few minutes), then reused.
+bench-trace: $(STAMP)
+	$(PY) bench/trace.py --rows 10000000 --repeat 5
+
+bench-sink: $(STAMP)
+	$(PY) bench/sink.py --calls 60000
 
 dev: $(STAMP) cluster-build
 	$(PY) hack/localcluster dev

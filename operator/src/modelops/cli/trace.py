@@ -22,14 +22,16 @@ import os
 import re
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from modelops.cli.lineage import Lineage, as_dict, gather, render_text
 from modelops.logsink.config import ConfigError, load
 from modelops.logsink.layout import Store
 from modelops.logsink.parquet import INPUT_PREFIX
 from modelops.logsink.query import Finder
 from modelops.logsink.redaction import Redactor
+
+if TYPE_CHECKING:
+    from modelops.cli.lineage import Lineage
 
 ENV_STORE = "MODELOPS_LOGSINK_STORE"
 _RELATIVE = re.compile(r"^(\d+)([dhm])$")
@@ -135,7 +137,9 @@ def render_prediction(record: dict[str, Any], labels: list[dict[str, Any]] | Non
 
 
 async def lineages(records: list[dict[str, Any]], mlflow_uri: str | None) -> dict[str, Lineage | str]:
-    """The lineage of every ModelVersion that served one of the records (or why it is missing)."""
+    """The lineage of every ModelVersion that served one of the records (or why it is missing).
+    Imported here: the Kubernetes client costs a third of a second to import, ``--no-lineage`` none."""
+    from modelops.cli.lineage import gather
     from modelops.k8s.session import KubeSession
     from modelops.registry.mlflow import MLflowClient
 
@@ -173,6 +177,8 @@ async def run(args: Any) -> int:
     records = [prediction(row) for row in rows]
     labels = [await asyncio.to_thread(finder.labels_for, row) for row in rows] if args.labels else None
     found = {} if args.no_lineage else await lineages(records, args.mlflow_uri)
+    if found:
+        from modelops.cli.lineage import as_dict, render_text
     if args.output == "json":
         document = {
             "predictions": [{**r, **({"labels": [{k: _iso(v) for k, v in lb.items()} for lb in labels[i]]}
