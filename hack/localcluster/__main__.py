@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 def _dev(directory: Path) -> int:
     import yaml
 
+    from localcluster.logsink_server import LogSinkServer
     from localcluster.mlflow_server import MLflowServer
     from localcluster.operator_config import operator_config
     from localcluster.prometheus_server import PrometheusServer
@@ -138,16 +139,21 @@ def _dev(directory: Path) -> int:
     for port in exporter_ports:
         prometheus.add_target(f"127.0.0.1:{port}")
     record = directory / "serve.json"
-    with LocalCluster(directory) as cluster, MLflowServer(directory / "mlflow") as mlflow, prometheus:
+    with LocalCluster(directory) as cluster, MLflowServer(directory / "mlflow") as mlflow, prometheus, \
+            LogSinkServer(directory / "logsink", config={"signatures": {"source": "kubernetes"}},
+                          env={"KUBECONFIG": str(cluster.kubeconfig)}) as logsink:
         try:
             record_dev_ports(directory, prometheus.url, exporter_ports)
+            prometheus.add_target(logsink.host_port)
             config_path = directory / "operator-config.yaml"
-            config_path.write_text(yaml.safe_dump(operator_config(mlflow.url, prometheus_url=prometheus.url)))
+            config_path.write_text(yaml.safe_dump(operator_config(mlflow.url, prometheus_url=prometheus.url,
+                                                                  log_sink_url=logsink.url)))
             here = Path(__file__).resolve().parent
             localcluster = f"{sys.executable} {here} --dir {directory}"
             print(f"""
 local cluster up in {cluster.startup_seconds:.1f}s at {cluster.server}
 MLflow at {mlflow.url}; Prometheus at {prometheus.url} (Rollout analysis queries it)
+prediction-log sink at {logsink.url}, store {logsink.store} (modelops trace --store {logsink.store} ...)
 
   export KUBECONFIG={cluster.kubeconfig}
   kubectl create namespace demo
