@@ -59,6 +59,8 @@ class SinkMetrics:
                               "Events held in memory, not yet in Parquet (503 past the cap).", registry=r)
         self.spool_depth = Gauge("modelops_logsink_spool_depth", "Spooled entries not yet in Parquet.", registry=r)
         self.spool_bytes = Gauge("modelops_logsink_spool_bytes", "Size of the spool's segments.", registry=r)
+        self.spool_commits = Gauge("modelops_logsink_spool_commits", "fdatasyncs of the spool since start "
+                                   "(group commit: many acknowledged events share one).", registry=r)
         self.compacted = Counter("modelops_logsink_compacted_files_total", "Small files merged by compaction.",
                                  registry=r)
         self.retention_deleted = Counter("modelops_logsink_retention_deleted_total",

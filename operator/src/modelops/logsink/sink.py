@@ -76,6 +76,7 @@ class Sink:
         self.metrics.buffered.set(self.buffered)
         self.metrics.spool_depth.set(self.spool.depth)
         self.metrics.spool_bytes.set(self.spool.size)
+        self.metrics.spool_commits.set(self.spool.commits)
 
     async def _half(self, event: LoggedEvent) -> Half:
         half = Half(
