@@ -7,7 +7,8 @@ nothing else).
 
 The store is laid out as the log sink leaves it once compaction has run (its own Store, schemas,
 row-group sizes and sort order): ``predictions/namespace=/model=/version=/date=/hour=`` with one
-file per hour sorted by request id, and ``index/date=`` with one file per day. It is generated
+file per hour sorted by request id, and the index with one file per closed ISO week
+(``index/week=``) and per day of the current one (``index/date=``). It is generated
 once into ``--data`` (default ``~/.cache/modelops/bench/trace-<rows>``) and reused; three model
 versions serve one after another over ``--days`` days, 5 input features per prediction. The record
 looked for is a loan decided 90 days ago. Timed, each ``--repeat`` times (medians printed):
@@ -42,11 +43,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from modelops.logsink.layout import PREDICTIONS, Store
+from modelops.logsink.layout import PREDICTIONS, Store, iso_week, week_days
 from modelops.logsink.parquet import DATA_ROW_GROUP, FIXED, INDEX_ROW_GROUP, INDEX_SCHEMA, INPUT_PREFIX
 from modelops.logsink.query import Finder
 
 TARGET_SECONDS = 2.0
+LAYOUT = "v2"  # bump when the store layout changes: the cached data is then generated again
 NAMESPACE, MODEL = "lending", "loans"
 VERSIONS = ((95, "5"), (60, "6"), (30, "7"))  # (from days ago, version): one after another
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -112,13 +114,17 @@ def generate(data: Path, rows: int, days: int, seed: int = 7) -> dict[str, Any]:
         store.write_table(f"{directory}/compact-{uuid.uuid4().hex[:16]}.parquet", table, row_group_size=DATA_ROW_GROUP)
         index_rows.append(pa.table({"request_id": table.column("request_id"),
                                     "namespace": pa.array([NAMESPACE] * count), "model": pa.array([MODEL] * count),
-                                    "version": pa.array([version] * count), "hour": pa.array([hour] * count)},
-                                   schema=INDEX_SCHEMA))
+                                    "version": pa.array([version] * count), "date": pa.array([date] * count),
+                                    "hour": pa.array([hour] * count)}, schema=INDEX_SCHEMA))
         written += count
-        if hour == "23" or h == 1:
-            day = pa.concat_tables(index_rows)
-            day = day.take(pc.sort_indices(day, [("request_id", "ascending")]))
-            store.write_table(f"{store.index_dir(date)}/day-compact-{uuid.uuid4().hex[:16]}.parquet", day,
+        week = iso_week(date)
+        week_over = week_days(week)[-1] < end.strftime("%Y-%m-%d")
+        if (hour == "23" and (not week_over or date == week_days(week)[-1])) or h == 1:
+            # As compaction leaves it: a file per closed ISO week, a file per day of the current one.
+            index = pa.concat_tables(index_rows)
+            index = index.take(pc.sort_indices(index, [("request_id", "ascending")]))
+            directory, tier = (store.week_dir(week), "week") if week_over else (store.index_dir(date), "day")
+            store.write_table(f"{directory}/{tier}-compact-{uuid.uuid4().hex[:16]}.parquet", index,
                               row_group_size=INDEX_ROW_GROUP)
             index_rows = []
             print(f"\r  {written:,} rows written ({time.monotonic() - started:.0f}s)", end="", flush=True)
@@ -143,7 +149,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=None)
     args = parser.parse_args()
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    data = args.data or cache / "modelops" / "bench" / f"trace-{args.rows}-{args.days}d"
+    data = args.data or cache / "modelops" / "bench" / f"trace-{args.rows}-{args.days}d-{LAYOUT}"
     marker = data / "_generated.json"
     if marker.exists():
         target = json.loads(marker.read_text())

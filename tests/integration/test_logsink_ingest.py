@@ -67,7 +67,7 @@ def test_binary_and_structured_events_become_partitioned_parquet(tmp_path: Path)
 
 def test_pairing_in_either_order_and_a_lone_request_after_the_timeout(tmp_path: Path) -> None:
     reversed_call, failed_call = loan_call("L-10"), loan_call("L-11", answered=False)
-    with LogSinkServer(tmp_path, config={"pairTimeout": "300ms", "flushInterval": "200ms"}) as sink:
+    with LogSinkServer(tmp_path, config={"pairTimeout": "1s", "flushInterval": "200ms"}) as sink:
         request, response = messages(reversed_call)
         assert post(sink.url, *response)[0] == 200
         assert post(sink.url, *request)[0] == 200

@@ -49,7 +49,7 @@ def test_builtin_checks_evaluate_on_the_sinks_series(tmp_path: Path, prometheus_
     namespace = f"m-{uuid.uuid4().hex[:8]}"  # series outlive the sink: labels of this test's own
     port = exporter_ports.lend()
     try:
-        with LogSinkServer(tmp_path, port=port, config={"pairTimeout": "300ms"}) as sink:
+        with LogSinkServer(tmp_path, port=port, config={"pairTimeout": "2s"}) as sink:
             # One call per version first: its series exist (at zero for what has not happened yet)
             # before the traffic measured, as they would on a rollout running for a while.
             first = calls(namespace, STABLE, 1, score=0.2, latency=0.02) + \

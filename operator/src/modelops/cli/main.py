@@ -15,8 +15,6 @@ import os
 import sys
 from importlib.metadata import version
 
-from modelops.api import API_VERSION
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="modelops", description="The modelops ML lifecycle operator.")
@@ -36,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "version":
+        from modelops.api import API_VERSION
+
         print(f"modelops {version('modelops')}")
         print(f"api {API_VERSION}: TrainingRun, ModelVersion, Rollout, DriftMonitor")
         return 0

@@ -24,14 +24,11 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from modelops.logsink.config import ConfigError, load
-from modelops.logsink.layout import Store
-from modelops.logsink.parquet import INPUT_PREFIX
-from modelops.logsink.query import Finder
-from modelops.logsink.redaction import Redactor
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: `modelops --help` and `modelops lineage` need no pyarrow
     from modelops.cli.lineage import Lineage
+    from modelops.logsink.query import Finder
+
+INPUT_PREFIX = "input."  # modelops.logsink.parquet.INPUT_PREFIX (a test keeps them equal)
 
 ENV_STORE = "MODELOPS_LOGSINK_STORE"
 _RELATIVE = re.compile(r"^(\d+)([dhm])$")
@@ -69,12 +66,18 @@ def add_arguments(parser: Any) -> None:
 
 def find(args: Any, now: datetime) -> tuple[Finder, list[dict[str, Any]]]:
     """The store and the matching prediction rows; raises ValueError with what the user must fix."""
+    from modelops.logsink.layout import Store
+    from modelops.logsink.query import Finder
+    from modelops.logsink.redaction import Redactor
+
     if bool(args.request_id) == bool(args.key):
         raise ValueError("give a request id, or --key COLUMN=VALUE with --since")
     options: dict[str, Any] = {}
     redactor = Redactor()
     url = args.store
     if args.sink_config:
+        from modelops.logsink.config import ConfigError, load  # pydantic: only when there is a file
+
         try:
             config = load(args.sink_config)
         except ConfigError as error:

@@ -14,9 +14,11 @@ job: output present -> delete the inputs left; output absent -> drop the manifes
 deduplicate by (request id, instance) anyway, so even that moment never shows a row twice.
 
 An hour is closed ``grace`` after its end. Prediction and label hours merge into
-``compact-<digest>.parquet``; an index day merges its hours' files into ``h<HH>-compact-...``
-once each hour is closed, and everything into ``day-compact-...`` once the day is: about one index
-file per day, which is what keeps ``modelops trace <id>`` to a few hundred file reads for 90 days.
+``compact-<digest>.parquet``. The index goes up in tiers: an hour's files into ``h<HH>-compact-...``
+once the hour is closed, a day's into ``day-compact-...`` once the day is, and a whole ISO week's
+into ``index/week=YYYY-Www/week-compact-...`` once the week is: about one index file per week
+(each row written three times in all), which keeps ``modelops trace <id>`` to ~15 file reads for
+90 days. The manifest names inputs and output relative to the store, so a merge may span directories.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from modelops.logsink.layout import INDEX, Store
+from modelops.logsink.layout import INDEX, Store, iso_week, week_days
 from modelops.logsink.parquet import DATA_ROW_GROUP, INDEX_ROW_GROUP
 
 log = logging.getLogger(__name__)
@@ -49,31 +51,33 @@ def _read(store: Store, path: str) -> pa.Table:
 
 
 def recover(store: Store, directory: str) -> None:
-    """Finish (or forget) a compaction a crash interrupted in ``directory``."""
+    """Finish (or forget) a compaction a crash interrupted whose output goes to ``directory``."""
     manifest = posixpath.join(directory, MANIFEST)
     if not store.exists(manifest):
         return
     with store.fs.open(manifest, "rb") as handle:
         plan = json.load(handle)
-    output = posixpath.join(directory, plan["output"])
-    if store.exists(output):
-        store.remove([posixpath.join(directory, name) for name in plan["inputs"]])
-        log.info("compaction of %s finished after a restart", directory)
+    if store.exists(store.join(plan["output"])):
+        store.remove([store.join(path) for path in plan["inputs"]])
+        log.info("compaction into %s finished after a restart", directory)
     store.remove([manifest])
 
 
 def merge(store: Store, directory: str, inputs: list[str], output_name: str, row_group: int) -> int:
-    """Merge ``inputs`` (paths in ``directory``) into ``output_name``; returns how many were merged."""
+    """Merge ``inputs`` (paths anywhere in the store) into ``directory/output_name``, sorted by
+    request id; returns how many files were merged."""
     recover(store, directory)
-    names = [posixpath.basename(p) for p in inputs]
+    output = posixpath.join(directory, output_name)
     manifest = posixpath.join(directory, MANIFEST)
+    store.makedirs(directory)
     with store.fs.open(manifest, "wb") as handle:
-        handle.write(json.dumps({"inputs": names, "output": output_name}).encode())
+        handle.write(json.dumps({"inputs": [store.relative(p) for p in inputs],
+                                 "output": store.relative(output)}).encode())
     tables = [_read(store, path) for path in inputs]
     table = pa.concat_tables(tables, promote_options="permissive")
     keys = [("request_id", "ascending")] + ([("instance", "ascending")] if "instance" in table.column_names else [])
     table = table.take(pc.sort_indices(table, sort_keys=keys))
-    store.write_table(posixpath.join(directory, output_name), table, row_group_size=row_group)
+    store.write_table(output, table, row_group_size=row_group)
     store.remove(inputs)
     store.remove([manifest])
     return len(inputs)
@@ -94,22 +98,48 @@ def compact_partition(store: Store, directory: str, now: datetime, grace: timede
     if len(files) < 2:
         recover(store, directory)
         return 0, True
-    names = [posixpath.basename(p) for p in files]
-    return merge(store, directory, files, f"compact-{_digest(names)}.parquet", DATA_ROW_GROUP), True
+    return merge(store, directory, files, f"compact-{_named(files)}.parquet", DATA_ROW_GROUP), True
+
+
+def _named(paths: list[str]) -> str:
+    return _digest(posixpath.basename(p) for p in paths)
+
+
+def compact_week(store: Store, week: str, now: datetime, grace: timedelta) -> tuple[int, bool]:
+    """Merge a closed ISO week's index (its day directories, and a week file of an earlier merge)
+    into one week file; the emptied day directories are removed."""
+    days = week_days(week)
+    if not hour_closed(days[-1], "23", now, grace):
+        return 0, False
+    directory = store.week_dir(week)
+    recover(store, directory)
+    day_dirs = [store.index_dir(day) for day in days]
+    inputs = [f for d in day_dirs for f in store.files(d)]
+    merged = 0
+    if inputs:
+        inputs += store.files(directory)
+        merged = merge(store, directory, inputs, f"week-compact-{_named(inputs)}.parquet", INDEX_ROW_GROUP)
+    for day_dir in day_dirs:
+        if store.exists(day_dir) and not store.files(day_dir):
+            store.remove_tree(day_dir)
+    return merged, True
 
 
 def compact_index(store: Store, directory: str, now: datetime, grace: timedelta) -> tuple[int, bool]:
-    """Compact one index date directory: closed hours into one file each, a closed day into one file."""
+    """Compact one index date directory: closed hours into one file each, a closed day into one
+    file, and a closed week (this day's) into one file for the whole week."""
     date = store.partition_values(directory)["date"]
+    week = iso_week(date)
+    if hour_closed(week_days(week)[-1], "23", now, grace):
+        return compact_week(store, week, now, grace)
     files = store.files(directory)
     merged = 0
     if hour_closed(date, "23", now, grace):
         if len(files) > 1:
-            names = [posixpath.basename(p) for p in files]
-            merged = merge(store, directory, files, f"day-compact-{_digest(names)}.parquet", INDEX_ROW_GROUP)
+            merged = merge(store, directory, files, f"day-compact-{_named(files)}.parquet", INDEX_ROW_GROUP)
         else:
             recover(store, directory)
-        return merged, True
+        return merged, False  # not settled: its week closes later
     by_hour: dict[str, list[str]] = {}
     for path in files:
         name = posixpath.basename(path)
@@ -117,8 +147,7 @@ def compact_index(store: Store, directory: str, now: datetime, grace: timedelta)
             by_hour.setdefault(name[1:3], []).append(path)
     for hour, paths in sorted(by_hour.items()):
         if len(paths) > 1 and hour_closed(date, hour, now, grace):
-            names = [posixpath.basename(p) for p in paths]
-            merged += merge(store, directory, paths, f"h{hour}-compact-{_digest(names)}.parquet", INDEX_ROW_GROUP)
+            merged += merge(store, directory, paths, f"h{hour}-compact-{_named(paths)}.parquet", INDEX_ROW_GROUP)
     return merged, False
 
 

@@ -27,12 +27,12 @@ import os
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
 
-from modelops.api.common import Duration, SpecModel
 from modelops.core.durations import parse_duration
 
 DEFAULT_ROOT = Path("/var/lib/modelops-logsink")
@@ -43,6 +43,18 @@ ENV_HASH_KEY = "MODELOPS_LOGSINK_HASH_KEY"
 
 class ConfigError(ValueError):
     """The configuration cannot be used; the message names the field."""
+
+
+class SpecModel(BaseModel):
+    """The conventions of ``modelops.api`` (camelCase keys, unknown keys refused), without importing
+    it: the CRD models take a second to build, which ``modelops trace`` (reading this file) and
+    the sink's start have no use for."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+# The duration syntax the CRDs accept (api.common.DURATION_PATTERN), checked by parse_duration.
+Duration = Annotated[str, Field(pattern=r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$", min_length=2, max_length=32)]
 
 
 class StoreSettings(SpecModel):

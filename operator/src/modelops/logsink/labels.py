@@ -39,7 +39,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
 
-from modelops.api.common import SpecModel
+from modelops.logsink.config import SpecModel
 from modelops.logsink.parquet import INPUT_PREFIX
 from modelops.logsink.query import Finder
 from modelops.logsink.records import Label, Pair, from_us, to_us

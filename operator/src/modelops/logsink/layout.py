@@ -6,22 +6,23 @@ Owns where every file goes and how a file is written once and never changed; eve
 ```
 <store>/predictions/namespace=<ns>/model=<model>/version=<version>/date=YYYY-MM-DD/hour=HH/<file>.parquet
 <store>/labels/     namespace=<ns>/model=<model>/version=<version>/date=YYYY-MM-DD/hour=HH/<file>.parquet
-<store>/index/date=YYYY-MM-DD/<file>.parquet      request_id -> namespace, model, version, hour
+<store>/index/date=YYYY-MM-DD/<file>.parquet      request_id -> namespace, model, version, date, hour
+<store>/index/week=YYYY-Www/<file>.parquet          the same, for a closed ISO week (one file)
 ```
 
 Hive-style directories (values URI-encoded, as pyarrow's hive partitioning decodes them); dates and
 hours in UTC, of the prediction's ``ce-time`` for predictions and of the label's arrival for labels.
-``index`` is what makes ``modelops trace <request-id>`` fast without a time range: one small file
-per day (after compaction) sorted by request id, whose row-group statistics let pyarrow skip all
-but one row group per day — a lookup reads ~100 footers and ~100 row groups of ids for 90 days,
-instead of every prediction file.
+``index`` is what makes ``modelops trace <request-id>`` fast without a time range: one file per
+closed week (per day and per hour before that), sorted by request id, whose row-group statistics
+let pyarrow skip all but one row group per file — a lookup reads ~15 footers and ~15 row groups of
+ids for 90 days, then one hour directory, instead of every prediction file.
 
 File names: ``part-<flush>.parquet`` (one per partition per flush: a redone flush after a crash
 writes the same names, and skips files already there), ``compact-<digest>.parquet`` (hour
-compaction), index files ``h<HH>-part-<flush>``, ``h<HH>-compact-<digest>`` and
-``day-compact-<digest>``. A file is written to a hidden temporary name, fsynced and renamed on a
-local disk; an object store's PUT is atomic already. Names starting with ``_`` or ``.`` are
-invisible to pyarrow's dataset discovery (manifests, temporaries).
+compaction), index files ``h<HH>-part-<flush>``, ``h<HH>-compact-<digest>``,
+``day-compact-<digest>`` and ``week-compact-<digest>``. A file is written to a hidden temporary
+name, fsynced and renamed on a local disk; an object store's PUT is atomic already. Names
+starting with ``_`` or ``.`` are invisible to pyarrow's dataset discovery (manifests, temporaries).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import os
 import posixpath
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -41,6 +42,18 @@ from pyarrow import fs as pafs
 
 PREDICTIONS, LABELS, INDEX = "predictions", "labels", "index"
 PARTITION_KEYS = ("namespace", "model", "version", "date", "hour")
+
+
+def iso_week(date: str) -> str:
+    """``2026-09-02`` -> ``2026-W36`` (ISO weeks run Monday to Sunday)."""
+    year, week, _ = datetime.strptime(date, "%Y-%m-%d").isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def week_days(week: str) -> list[str]:
+    """The seven dates of an ISO week, Monday first."""
+    monday = datetime.strptime(week + "-1", "%G-W%V-%u")
+    return [(monday + timedelta(days=i)).strftime("%Y-%m-%d") for i in range(7)]
 COMPRESSION = "zstd"
 
 
@@ -88,11 +101,22 @@ class Store:
     def index_dir(self, date: str) -> str:
         return self.join(INDEX, f"date={date}")
 
+    def week_dir(self, week: str) -> str:
+        return self.join(INDEX, f"week={week}")
+
+    def relative(self, path: str) -> str:
+        return posixpath.relpath(path, self.root)
+
     @staticmethod
     def partition_values(directory: str) -> dict[str, str]:
         return dict(decode(part) for part in directory.split("/") if "=" in part)
 
     # -- files ---------------------------------------------------------------------------------
+
+    def makedirs(self, directory: str) -> None:
+        """Local directories exist before files go in; object stores have no directories."""
+        if self.local:
+            os.makedirs(directory, exist_ok=True)
 
     def exists(self, path: str) -> bool:
         return bool(self.fs.exists(path))

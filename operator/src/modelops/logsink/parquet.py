@@ -10,8 +10,8 @@ Owns the columns of the three datasets (see layout.py for where they go):
   ``request_only``, ``response_only``), ``prediction`` (JSON text of the output), ``score``, and one
   ``input.<feature>`` column per feature; namespace, model, version, date and hour are the
   partition directories;
-- **index**, one row per call: ``request_id``, ``namespace``, ``model``, ``version``, ``hour``,
-  sorted by request id;
+- **index**, one row per call: ``request_id``, ``namespace``, ``model``, ``version``, ``date``,
+  ``hour`` (the partition holding it), sorted by request id;
 - **labels**: ``request_id``, ``instance``, ``modelversion``, ``stage``, ``label`` (JSON text),
   ``metric``, ``outcome``, ``label_time``, ``received_time``, ``key_column``, ``key_value``.
 
@@ -42,7 +42,7 @@ FIXED = pa.schema([
 ])
 INDEX_SCHEMA = pa.schema([
     ("request_id", pa.string()), ("namespace", pa.string()), ("model", pa.string()), ("version", pa.string()),
-    ("hour", pa.string()),
+    ("date", pa.string()), ("hour", pa.string()),
 ])
 LABEL_SCHEMA = pa.schema([
     ("request_id", pa.string()), ("instance", pa.int32()), ("modelversion", pa.string()), ("stage", pa.string()),
@@ -105,9 +105,9 @@ def predictions_table(pairs: Iterable[Pair]) -> pa.Table:
 
 
 def index_table(pairs: Iterable[Pair]) -> pa.Table:
-    rows = sorted((p.id, p.first.namespace, p.first.model, p.first.version, date_hour(p.first.time_us)[1])
+    rows = sorted((p.id, p.first.namespace, p.first.model, p.first.version, *date_hour(p.first.time_us))
                   for p in pairs)
-    return pa.Table.from_arrays([pa.array([r[i] for r in rows], pa.string()) for i in range(5)],
+    return pa.Table.from_arrays([pa.array([r[i] for r in rows], pa.string()) for i in range(len(INDEX_SCHEMA))],
                                 schema=INDEX_SCHEMA)
 
 

@@ -5,9 +5,9 @@ predictions were written.
 Owns the read path and its pruning; every read goes through ``pyarrow.dataset`` with filters, so
 pyarrow skips row groups by their statistics:
 
-- **by id** (:meth:`Finder.by_ids`): the ``index`` dataset (one small file per day, sorted by
-  request id) answers which partition holds each id — pyarrow reads each day's footer and only the
-  row group whose id range covers the id — then only those hour directories are read;
+- **by id** (:meth:`Finder.by_ids`): the ``index`` dataset (a file per week once compacted, sorted
+  by request id) answers which partition holds each id — pyarrow reads each file's footer and only
+  the row group whose id range covers the id — then only those hour directories are read;
 - **by key** (:meth:`Finder.by_key`): only the hour directories inside the range (and the namespace
   and model, when given) are listed; a first scan reads the key column, id and time only, and the
   full rows are then read from the partitions that matched.
@@ -26,11 +26,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from modelops.logsink.layout import INDEX, LABELS, PARTITION_KEYS, PREDICTIONS, Store
+from modelops.logsink.layout import INDEX, LABELS, PARTITION_KEYS, PREDICTIONS, Store, week_days
 from modelops.logsink.parquet import INDEX_SCHEMA, INPUT_PREFIX
 
 PARTITION_SCHEMA = pa.schema([(key, pa.string()) for key in PARTITION_KEYS])
-_DATE_SCHEMA = pa.schema([("date", pa.string())])
 Partition = tuple[str, str, str, str, str]
 
 
@@ -59,17 +58,24 @@ class Finder:
                until: datetime | None = None) -> list[Partition]:
         """The partitions holding these request ids, from the index."""
         first, last = _date(since), _date(until)
+
+        def inside(lo: str, hi: str) -> bool:
+            return (first is None or hi >= first) and (last is None or lo <= last)
+
+        root = self.store.join(INDEX)
         files: list[str] = []
-        for directory in self.store.subdirs(self.store.join(INDEX), "date"):
+        for directory in self.store.subdirs(root, "date"):
             date = self.store.partition_values(directory)["date"]
-            if (first is None or date >= first) and (last is None or date <= last):
+            if inside(date, date):
+                files += self.store.files(directory)
+        for directory in self.store.subdirs(root, "week"):
+            days = week_days(self.store.partition_values(directory)["week"])
+            if inside(days[0], days[-1]):
                 files += self.store.files(directory)
         if not files or not ids:
             return []
-        schema = pa.unify_schemas([INDEX_SCHEMA, _DATE_SCHEMA])
-        dataset = self._dataset(files, self.store.join(INDEX), _DATE_SCHEMA, schema)
-        table = dataset.to_table(filter=pc.field("request_id").isin(list(ids)),
-                                 columns=["namespace", "model", "version", "date", "hour"])
+        dataset = ds.dataset(files, filesystem=self.filesystem, format="parquet", schema=INDEX_SCHEMA)
+        table = dataset.to_table(filter=pc.field("request_id").isin(list(ids)), columns=list(PARTITION_KEYS))
         return sorted(set(zip(*(table.column(k).to_pylist() for k in PARTITION_KEYS), strict=True)))
 
     def read(self, partitions: Iterable[Partition], where: pc.Expression,

@@ -16,9 +16,10 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from modelops.logsink.config import ENV_HASH_KEY, RedactionSettings, read_secret
+if TYPE_CHECKING:
+    from modelops.logsink.config import RedactionSettings
 
 HASH_PREFIX = "hmac-sha256:"
 
@@ -34,6 +35,8 @@ class Redactor:
 
     @classmethod
     def from_settings(cls, settings: RedactionSettings) -> Redactor:
+        from modelops.logsink.config import ENV_HASH_KEY, read_secret
+
         return cls(settings.drop, settings.hash, read_secret(settings.hash_key_file, ENV_HASH_KEY))
 
     def hash_value(self, value: Any) -> str:

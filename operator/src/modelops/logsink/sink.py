@@ -279,7 +279,11 @@ class Sink:
         now = datetime.now(UTC)
         grace = parse_duration(self.config.compaction.grace)
         for directory in sorted(self._touched):
-            merged, settled = await asyncio.to_thread(compaction.compact, self.store, directory, now, grace)
+            try:
+                merged, settled = await asyncio.to_thread(compaction.compact, self.store, directory, now, grace)
+            except Exception:  # one directory's trouble (storage, a bad file) must not stop the others
+                log.exception("compacting %s failed; tried again next round", directory)
+                continue
             self.metrics.compacted.inc(merged)
             if settled:
                 self._touched.discard(directory)
