@@ -2,7 +2,7 @@
 index alike (a deleted prediction must not stay findable by id).
 
 Owns the cut-off and the deletion. A date is kept while any of it is younger than the retention:
-with ``retentionDays: 90`` on 2026-12-01 the oldest date kept is 2026-09-02. An index week goes
+with ``retentionDays: 90`` on 2026-12-01 the oldest date kept is 2026-09-03 (90 dates). An index week goes
 with its last day (until then it may name a few deleted predictions, which a lookup then does
 not find).
 """
