@@ -19,22 +19,20 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import yaml
 
-from localcluster.cluster import die_with_parent, free_port
+from localcluster.children import ChildServer
+from localcluster.cluster import free_port
 
 
 class LogSinkServerError(RuntimeError):
     """The sink did not start or stop as asked; the message carries the tail of its log."""
 
 
-class LogSinkServer:
+class LogSinkServer(ChildServer):
     """``with LogSinkServer(directory) as sink: sink.url``"""
 
     def __init__(self, directory: Path, *, config: dict[str, Any] | None = None, env: dict[str, str] | None = None,
@@ -55,7 +53,6 @@ class LogSinkServer:
         self.env = env or {}
         self.startup_timeout = startup_timeout
         self.startup_seconds: float | None = None
-        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def host_port(self) -> str:
@@ -71,37 +68,15 @@ class LogSinkServer:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(yaml.safe_dump(self.config))
         started = time.monotonic()
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "modelops.logsink", "--config", str(self.config_path)],
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, preexec_fn=die_with_parent(signal.SIGTERM),
-            )  # fmt: skip
+        self._spawn([sys.executable, "-m", "modelops.logsink", "--config", str(self.config_path)],
+                    env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env})
         try:
-            self._wait_ready(started + self.startup_timeout)
+            self._await_http(f"{self.url}/readyz", started + self.startup_timeout, LogSinkServerError, "the sink")
         except BaseException:
             self.kill()
             raise
         self.startup_seconds = time.monotonic() - started
         return self
-
-    def _wait_ready(self, deadline: float) -> None:
-        assert self.proc is not None
-        last = "no answer yet"
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise LogSinkServerError(f"the sink exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except urllib.error.HTTPError as error:
-                last = f"/readyz answered {error.code}"
-            except OSError as error:
-                last = str(error)
-            time.sleep(0.05)
-        raise LogSinkServerError(f"the sink is not ready at {self.url} ({last}):\n{self.log_tail()}")
 
     def stop(self, timeout: float = 60.0) -> int | None:
         """SIGTERM, wait for it to write everything and exit; its exit code (None if not running)."""
@@ -131,16 +106,3 @@ class LogSinkServer:
     def restart(self) -> LogSinkServer:
         self.stop()
         return self.start()
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError as error:
-            return f"(no log: {error})"
-
-    def __enter__(self) -> LogSinkServer:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()

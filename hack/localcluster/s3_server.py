@@ -17,13 +17,11 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-from localcluster.cluster import die_with_parent, free_port
+from localcluster.children import ChildServer
+from localcluster.cluster import free_port
 
 ACCESS_KEY, SECRET_KEY, REGION = "modelops-test", "modelops-test-secret", "eu-west-1"
 
@@ -32,7 +30,7 @@ class S3ServerError(RuntimeError):
     """moto_server did not start; the message carries the tail of its log."""
 
 
-class S3Server:
+class S3Server(ChildServer):
     """``with S3Server(directory) as s3: s3.storage_options``"""
 
     def __init__(self, directory: Path, *, startup_timeout: float = 60.0) -> None:
@@ -41,7 +39,6 @@ class S3Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.directory / "moto.log"
         self.startup_timeout = startup_timeout
-        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def storage_options(self) -> dict[str, Any]:
@@ -57,32 +54,14 @@ class S3Server:
         executable = Path(sys.executable).parent / "moto_server"
         if not executable.exists():
             raise S3ServerError(f"no `moto_server` next to {sys.executable}: install the [dev] extra")
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [str(executable), "-H", "127.0.0.1", "-p", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, preexec_fn=die_with_parent(signal.SIGTERM),
-            )  # fmt: skip
-        deadline = time.monotonic() + self.startup_timeout
-        last = "no answer yet"
+        self._spawn([str(executable), "-H", "127.0.0.1", "-p", str(self.port)])
         try:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise S3ServerError(f"moto_server exited with {self.proc.returncode}:\n{self.log_tail()}")
-                try:
-                    with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=2) as response:
-                        if response.status == 200:
-                            return self
-                except urllib.error.HTTPError as error:
-                    last = f"answered {error.code}"
-                except OSError as error:
-                    last = str(error)
-                time.sleep(0.1)
-            raise S3ServerError(f"moto_server not up at {self.url} ({last}):\n{self.log_tail()}")
+            self._await_http(f"{self.url}/moto-api/", time.monotonic() + self.startup_timeout, S3ServerError,
+                             "moto_server")
         except BaseException:
             self.stop()
             raise
+        return self
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
@@ -96,16 +75,3 @@ class S3Server:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError as error:
-            return f"(no log: {error})"
-
-    def __enter__(self) -> S3Server:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()

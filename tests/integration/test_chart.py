@@ -110,6 +110,20 @@ def test_cluster_role_is_least_privilege(helm: Path) -> None:
     assert sink["rules"] == [{"apiGroups": ["modelops.io"], "resources": ["modelversions"], "verbs": ["get"]}]
 
 
+def _apply_rbac(dyn: dynamic.DynamicClient, docs: list[dict[str, Any]], namespace: str, role: str) -> None:
+    """Apply the ServiceAccount, ClusterRole and binding among ``docs``, the cluster-wide ones named
+    ``role`` (tests share one cluster: each needs names of its own)."""
+    for doc in docs:
+        if doc["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding"):
+            if doc["kind"] != "ServiceAccount":
+                doc["metadata"]["name"] = role
+                if doc["kind"] == "ClusterRoleBinding":
+                    doc["roleRef"]["name"] = role
+            resource = dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
+            resource.server_side_apply(body=doc, namespace=namespace if resource.namespaced else None,
+                                       field_manager="chart-test")
+
+
 def _token_kubeconfig(api: client.ApiClient, cluster: LocalCluster, namespace: str, account: str,
                       path: Path) -> Path:
     token = client.CoreV1Api(api).create_namespaced_service_account_token(
@@ -129,15 +143,7 @@ def test_operator_works_with_only_the_charts_rbac(
     operator.stop()
     try:
         docs = [d for d in render(helm, CHART, namespace) if not d["metadata"]["name"].startswith("modelops-logsink")]
-        for doc in docs:
-            if doc["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding"):
-                if doc["kind"] != "ServiceAccount":
-                    doc["metadata"]["name"] = f"modelops-{namespace}"
-                    if doc["kind"] == "ClusterRoleBinding":
-                        doc["roleRef"]["name"] = f"modelops-{namespace}"
-                resource = dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
-                resource.server_side_apply(body=doc, namespace=namespace if resource.namespaced else None,
-                                           field_manager="chart-test")
+        _apply_rbac(dyn, docs, namespace, f"modelops-{namespace}")
         account = next(d for d in docs if d["kind"] == "ServiceAccount")["metadata"]["name"]
         kubeconfig = _token_kubeconfig(api, cluster, namespace, account, tmp_path / "sa-kubeconfig")
         restricted = OperatorProcess(cluster, tmp_path / "operator.log",
@@ -251,15 +257,7 @@ def test_the_sink_reads_signatures_with_only_the_charts_rbac(
     tmp_path: Path,
 ) -> None:
     docs = [d for d in render(helm, CHART, namespace) if d["metadata"]["name"].startswith("modelops-logsink")]
-    for doc in docs:
-        if doc["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding"):
-            if doc["kind"] != "ServiceAccount":
-                doc["metadata"]["name"] = f"modelops-logsink-{namespace}"
-                if doc["kind"] == "ClusterRoleBinding":
-                    doc["roleRef"]["name"] = f"modelops-logsink-{namespace}"
-            resource = dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
-            resource.server_side_apply(body=doc, namespace=namespace if resource.namespaced else None,
-                                       field_manager="chart-test")
+    _apply_rbac(dyn, docs, namespace, f"modelops-logsink-{namespace}")
     mv = next(d for d in documents(REPO / "examples" / "02-modelversion-cpu.yaml") if d["kind"] == "ModelVersion")
     mv["spec"]["model"] = f"sig-{namespace}"
     mv["spec"]["serving"]["enabled"] = False

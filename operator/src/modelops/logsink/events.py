@@ -42,6 +42,9 @@ from cloudevents.core.exceptions import BaseCloudEventException
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.spec import SPECVERSION_V1_0
 
+from modelops.core.rollout.capabilities import STAGE_HEADER
+from modelops.core.serving.inference import MODEL_LABEL, MODELVERSION_LABEL, VERSION_LABEL
+
 SPECVERSION: Final = SPECVERSION_V1_0
 REQUEST_TYPE: Final = "org.kubeflow.serving.inference.request"
 RESPONSE_TYPE: Final = "org.kubeflow.serving.inference.response"
@@ -54,11 +57,11 @@ METADATA_ATTR: Final = "metadata"
 ANNOTATIONS_ATTR: Final = "annotations"
 RECORDED_TIME_ATTR: Final = "recordedtime"
 
-# What modelops forwards through the logger (core/serving/inference.py).
-STAGE_HEADER: Final = "x-modelops-stage"
-MODEL_ANNOTATION: Final = "modelops.io/model"
-VERSION_ANNOTATION: Final = "modelops.io/version"
-MODELVERSION_ANNOTATION: Final = "modelops.io/modelversion"
+# What modelops forwards through the logger: the ISVC's annotations (core/serving/inference.py) and
+# the routers' stage header (core/rollout/capabilities.py).
+MODEL_ANNOTATION: Final = MODEL_LABEL
+VERSION_ANNOTATION: Final = VERSION_LABEL
+MODELVERSION_ANNOTATION: Final = MODELVERSION_LABEL
 
 STRUCTURED_TYPE: Final = "application/cloudevents+json"
 BATCH_TYPE: Final = "application/cloudevents-batch+json"

@@ -98,10 +98,14 @@ class Handlers:
         except web.HTTPRequestEntityTooLarge:
             return self._reject(413, f"body is over the limit of {self.config.max_body_bytes} bytes", "too_large")
 
-    async def ingest(self, request: web.BaseRequest) -> web.StreamResponse:
-        if self.config.auth.ingest and self._unauthorized(request):
+    async def _authorized_body(self, request: web.BaseRequest, guarded: bool) -> bytes | web.Response:
+        """The body, or the 401/413 answer to send instead."""
+        if guarded and self._unauthorized(request):
             return self._reject(401, "Authorization: Bearer <token> required", "unauthorized")
-        body = await self._body(request)
+        return await self._body(request)
+
+    async def ingest(self, request: web.BaseRequest) -> web.StreamResponse:
+        body = await self._authorized_body(request, self.config.auth.ingest)
         if isinstance(body, web.Response):
             return body
         try:
@@ -117,9 +121,7 @@ class Handlers:
         return web.Response(status=200)
 
     async def labels(self, request: web.BaseRequest) -> web.StreamResponse:
-        if self.config.auth.labels and self._unauthorized(request):
-            return self._reject(401, "Authorization: Bearer <token> required", "unauthorized")
-        body = await self._body(request)
+        body = await self._authorized_body(request, self.config.auth.labels)
         if isinstance(body, web.Response):
             return body
         now = labelling.utcnow()

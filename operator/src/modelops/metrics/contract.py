@@ -72,21 +72,20 @@ class ContractSeries(Collector):
             key = (*identity, code)
             self.requests[key] = self.requests.get(key, 0) + count
 
-    def observe_latencies(self, identity: Key, values: Iterable[float]) -> None:
+    def _observe(self, histograms: dict[Key, Histogram], bounds: Sequence[float], identity: Key,
+                 values: Iterable[float]) -> None:
         with self.lock:
-            histogram = self.durations.get(identity)
+            histogram = histograms.get(identity)
             if histogram is None:
-                histogram = self.durations[identity] = Histogram(names.REQUEST_DURATION_BUCKETS)
+                histogram = histograms[identity] = Histogram(bounds)
             for value in values:
                 histogram.observe(value)
 
+    def observe_latencies(self, identity: Key, values: Iterable[float]) -> None:
+        self._observe(self.durations, names.REQUEST_DURATION_BUCKETS, identity, values)
+
     def observe_scores(self, identity: Key, values: Iterable[float]) -> None:
-        with self.lock:
-            histogram = self.scores.get(identity)
-            if histogram is None:
-                histogram = self.scores[identity] = Histogram(names.PREDICTION_SCORE_BUCKETS)
-            for value in values:
-                histogram.observe(value)
+        self._observe(self.scores, names.PREDICTION_SCORE_BUCKETS, identity, values)
 
     def add_outcomes(self, identity: Key, metric: str, outcome: str, count: int = 1) -> None:
         with self.lock:
