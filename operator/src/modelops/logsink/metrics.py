@@ -12,7 +12,9 @@ Owns what is counted when, and the ``/metrics`` exposition:
   ``unansweredCode`` (default ``500``: KServe logged no response, so the call failed or its response
   was lost; it cannot say which 4xx/5xx); a lone response counts ``200`` without a latency. Every
   instance with a score is one observation of the score histogram. Joined labels with an outcome
-  count in ``modelops_outcomes_total`` for the version that served the prediction.
+  count in ``modelops_outcomes_total`` for the version that served the prediction. A version's
+  request counters and histograms are exported at zero from its first accepted event (``seen``),
+  so the first scrape has a baseline and ``increase()`` misses none of its counts.
 - **health** (``modelops_logsink_*``): events accepted by kind, duplicates dropped, rejections by
   reason, 503s, rows and bytes written, flush duration, records held in memory, spool depth and
   size, Parquet files compacted, partitions deleted by retention, signature lookups that failed.
