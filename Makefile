@@ -8,13 +8,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/hack
 
-.PHONY: help install dev test lint unit integration crds crds-check cluster-build cluster-up cluster-down cluster-status bench bench-rollback bench-drift clean
+.PHONY: help install dev test lint unit integration crds crds-check cluster-build cluster-up cluster-down cluster-status bench bench-rollback bench-drift bench-trace bench-sink clean
 
 help:
 	@echo "make dev    - local control plane + CRDs + MLflow + the operator in the foreground (Ctrl-C stops all)"
 	@echo "make test   - lint, type checks, layer contracts and every test tier on a local control plane"
 	@echo "make crds   - regenerate crds/ from the pydantic models"
-	@echo "make bench  - benchmarks (rollback latency against a direct route edit; drift engine against Evidently)"
+	@echo "make bench  - benchmarks (rollback latency, drift engine against Evidently, trace lookups, log sink), each against a peer"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,7 +59,7 @@ test: lint crds-check cluster-build
 	MODELOPS_REQUIRE_TIERS=unit,integration $(PY) -m pytest tests/unit tests/integration
 
 # Benchmarks print their numbers and the peer measured in the same run (not part of make test).
-bench: bench-rollback bench-drift
+bench: bench-rollback bench-drift bench-trace bench-sink
 
 bench-rollback: $(STAMP) cluster-build
 	$(PY) bench/rollback.py --rounds 50
@@ -67,6 +67,13 @@ bench-rollback: $(STAMP) cluster-build
 # The drift engine against Evidently 0.7.23 on the same data (100 k, 1 M, 5 M rows x 20 columns).
 bench-drift: $(STAMP)
 	$(PY) bench/drift.py --sizes 100000,1000000,5000000 --repeats 3 --evidently-timeout 240
+
+# 10 M predictions over 95 days, generated once into ~/.cache/modelops/bench (a few minutes), then reused.
+bench-trace: $(STAMP)
+	$(PY) bench/trace.py --rows 10000000 --repeat 5
+
+bench-sink: $(STAMP)
+	$(PY) bench/sink.py --calls 60000
 
 dev: $(STAMP) cluster-build
 	$(PY) hack/localcluster dev

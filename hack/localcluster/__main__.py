@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 def _dev(directory: Path) -> int:
     import yaml
 
+    from localcluster.logsink_server import LogSinkServer
     from localcluster.mlflow_server import MLflowServer
     from localcluster.operator_config import operator_config
     from localcluster.prometheus_server import PrometheusServer
@@ -142,12 +143,16 @@ def _dev(directory: Path) -> int:
     # The cluster is new at every start (its etcd data is wiped): so is the registry, or a second pass
     # through the quick start would meet registry versions no ModelVersion records.
     shutil.rmtree(directory / "mlflow", ignore_errors=True)
-    with LocalCluster(directory) as cluster, MLflowServer(directory / "mlflow") as mlflow, prometheus:
+    with LocalCluster(directory) as cluster, MLflowServer(directory / "mlflow") as mlflow, prometheus, \
+            LogSinkServer(directory / "logsink", config={"signatures": {"source": "kubernetes"}},
+                          env={"KUBECONFIG": str(cluster.kubeconfig)}) as logsink:
         try:
             record_dev_ports(directory, prometheus.url, exporter_ports)
+            prometheus.add_target(logsink.host_port)
             config_path = directory / "operator-config.yaml"
             config_path.write_text(yaml.safe_dump(operator_config(mlflow.url, prometheus_url=prometheus.url,
-                                                                    mlflow_artifacts=mlflow.artifact_root.as_uri())))
+                                                                    mlflow_artifacts=mlflow.artifact_root.as_uri(),
+                                                                    log_sink_url=logsink.url)))
             here = Path(__file__).resolve().parent
             localcluster = f"{sys.executable} {here} --dir {directory}"
             tools = _tool_dir(directory)
@@ -155,6 +160,7 @@ def _dev(directory: Path) -> int:
 local cluster up in {cluster.startup_seconds:.1f}s at {cluster.server}
 MLflow at {mlflow.url} (a fresh registry, like the cluster)
 Prometheus at {prometheus.url} (Rollout analysis queries it)
+prediction-log sink at {logsink.url}, store {logsink.store} (modelops trace --store {logsink.store} ...)
 
   # kubectl {versions.KUBERNETES} (built with the control plane) and the kubectl-modelops plugin:
   export PATH={tools}:$PATH KUBECONFIG={cluster.kubeconfig} MLFLOW_TRACKING_URI={mlflow.url}

@@ -14,82 +14,20 @@ caller must use label values of its own (a fresh namespace or model name), never
 
 from __future__ import annotations
 
-import bisect
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, generate_latest, start_http_server
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
 from modelops.metrics import names
+from modelops.metrics.contract import ContractSeries
 
 Identity = tuple[str, str, str]  # (namespace, model, modelversion)
 Distribution = Callable[[random.Random], float]
-
-
-class _Histogram:
-    """Counts per bucket (not cumulative), sum and count: what a Prometheus histogram exposes."""
-
-    def __init__(self, bounds: Sequence[float]) -> None:
-        self.bounds = tuple(bounds)
-        self.counts = [0] * (len(self.bounds) + 1)  # the last one is +Inf
-        self.total = 0.0
-
-    def observe(self, value: float) -> None:
-        self.counts[bisect.bisect_left(self.bounds, value)] += 1  # le is inclusive
-        self.total += value
-
-    def buckets(self) -> list[tuple[str, float]]:
-        cumulative, out = 0, []
-        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
-            cumulative += count
-            out.append((floatToGoString(bound), float(cumulative)))
-        return out
-
-
-class _ContractCollector(Collector):
-    """The four families of the metric contract, from plain counts the caller adds. A custom collector
-    rather than prometheus_client's Counter/Histogram: those also export ``*_created`` series,
-    which are not part of the contract, and only a process-wide switch turns them off."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.requests: dict[tuple[str, str, str, str], int] = {}
-        self.durations: dict[Identity, _Histogram] = {}
-        self.scores: dict[Identity, _Histogram] = {}
-        self.outcomes: dict[tuple[str, str, str, str, str], int] = {}
-
-    def collect(self) -> Iterable[Metric]:
-        with self.lock:
-            requests = CounterMetricFamily(
-                names.REQUESTS_TOTAL, "Predictor requests answered, by HTTP status code.",
-                labels=[*names.IDENTITY_LABELS, names.CODE_LABEL],
-            )  # fmt: skip
-            for labels, count in sorted(self.requests.items()):
-                requests.add_metric(list(labels), float(count))
-            durations = HistogramMetricFamily(
-                names.REQUEST_DURATION_SECONDS, "Predictor latency in seconds.", labels=list(names.IDENTITY_LABELS)
-            )
-            for identity, histogram in sorted(self.durations.items()):
-                durations.add_metric(list(identity), histogram.buckets(), histogram.total)
-            scores = HistogramMetricFamily(
-                names.PREDICTION_SCORE, "The model's output score per prediction.", labels=list(names.IDENTITY_LABELS)
-            )
-            for identity, histogram in sorted(self.scores.items()):
-                scores.add_metric(list(identity), histogram.buckets(), histogram.total)
-            outcomes = CounterMetricFamily(
-                names.OUTCOMES_TOTAL, "Business outcomes attributed to the version that served the prediction.",
-                labels=[*names.IDENTITY_LABELS, names.METRIC_LABEL, names.OUTCOME_LABEL],
-            )  # fmt: skip
-            for labels, count in sorted(self.outcomes.items()):
-                outcomes.add_metric(list(labels), float(count))
-        return [requests, durations, scores, outcomes]
 
 
 class MetricsExporter:
@@ -98,7 +36,7 @@ class MetricsExporter:
     def __init__(self, port: int = 0) -> None:
         self.port = port  # 0: any free one, bound at start()
         self.registry = CollectorRegistry(auto_describe=False)
-        self._series = _ContractCollector()
+        self._series = ContractSeries()
         self.registry.register(self._series)
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -168,23 +106,17 @@ class MetricsExporter:
             raise ValueError(f"{len(latencies)} latencies for {requests} requests")
         identity: Identity = (namespace, model, modelversion)
         series = self._series
-        with series.lock:
+        with series.lock:  # one scrape sees all of it or none
             for code, count in (("200", requests - errors), (error_code, errors)):
                 if count:
-                    key = (*identity, code)
-                    series.requests[key] = series.requests.get(key, 0) + count
+                    series.add_requests(identity, code, count)
             if requests:
-                durations = series.durations.setdefault(identity, _Histogram(names.REQUEST_DURATION_BUCKETS))
-                for value in latencies:
-                    durations.observe(value)
+                series.observe_latencies(identity, latencies)
             if scores:
-                histogram = series.scores.setdefault(identity, _Histogram(names.PREDICTION_SCORE_BUCKETS))
-                for score in scores:
-                    histogram.observe(float(score))
+                series.observe_scores(identity, [float(score) for score in scores])
             for metric, (successes, failures) in (outcomes or {}).items():
                 for outcome, count in ((names.SUCCESS, successes), (names.FAILURE, failures)):
-                    key5 = (*identity, metric, outcome)
-                    series.outcomes[key5] = series.outcomes.get(key5, 0) + count
+                    series.add_outcomes(identity, metric, outcome, count)
 
     def start_traffic(
         self,

@@ -58,6 +58,20 @@ class ExporterPorts:
             raise
         return exporter
 
+    def lend(self) -> int:
+        """A registered port for a server of the test's own (the log sink); ``give_back`` it after."""
+        if self._idle:
+            return self._idle.pop(0)
+        port = free_port()
+        self.prometheus.add_target(f"127.0.0.1:{port}")
+        return port
+
+    def give_back(self, port: int) -> None:
+        if port in self.slots:
+            self._idle.append(port)
+        else:
+            self.prometheus.remove_target(f"127.0.0.1:{port}")
+
     def release(self, exporter: MetricsExporter) -> None:
         exporter.close()
         if exporter.port in self.slots:

@@ -1,11 +1,14 @@
 """The Helm charts: they lint, render, and every rendered object is accepted by the real API server
-(server-side apply, dry run); the CRD chart carries exactly crds/; the ClusterRole is least
-privilege (no wildcards, no Secrets) and is *sufficient*: the operator, running with nothing but
-the chart's ServiceAccount token, reconciles a TrainingRun and a ModelVersion."""
+(server-side apply, dry run); the CRD chart carries exactly crds/; the ClusterRoles are least
+privilege (no wildcards, no Secrets) and *sufficient*: the operator, running with nothing but the
+chart's ServiceAccount token, reconciles a TrainingRun and a ModelVersion, and the log sink with
+its own reads ModelVersion signatures. The sink's Pod passes the restricted Pod Security Standard
+as the API server enforces it, and the operator's configuration points KServe's logger at it."""
 
 from __future__ import annotations
 
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +18,16 @@ from kubernetes import client, dynamic
 
 from localcluster.building import ensure_helm
 from localcluster.cluster import LocalCluster
+from localcluster.kserve_logger import Call, messages
+from localcluster.logsink_server import LogSinkServer
 from localcluster.mlflow_server import MLflowServer
 from localcluster.operator_config import operator_config
+from modelops.logsink.config import load as load_sink_config
 from tests.integration.conftest import OperatorProcess
 from tests.integration.kserve_status import ready_status
 from tests.integration.manifests import REPO, documents
 from tests.integration.waiting import wait_for
+from tests.support.logsink import metric_value, post_all, rows_by_id, scrape
 
 CHART = REPO / "charts" / "modelops"
 CRD_CHART = REPO / "charts" / "modelops-crds"
@@ -71,12 +78,14 @@ def test_rendered_chart_is_accepted_by_the_api_server(helm: Path, dyn: dynamic.D
               "config": {"mlflow": {"trackingUri": "http://mlflow:5000"}, "nodePools": {"cpu": {}}}}
     docs = render(helm, CHART, namespace, values, tmp_path)
     kinds = sorted(doc["kind"] for doc in docs)
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "ServiceAccount"]
+    assert kinds == ["ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding", "ConfigMap",
+                     "ConfigMap", "Deployment", "Deployment", "PersistentVolumeClaim", "Service", "ServiceAccount",
+                     "ServiceAccount", "ServiceMonitor"]
     for doc in docs:
         resource = dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
         resource.server_side_apply(body=doc, namespace=namespace if resource.namespaced else None,
                                    field_manager="chart-test", dry_run="All")
-    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    deployment = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "modelops")
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"]["type"] == "Recreate"
@@ -85,16 +94,34 @@ def test_rendered_chart_is_accepted_by_the_api_server(helm: Path, dyn: dynamic.D
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                                             "capabilities": {"drop": ["ALL"]}}
-    config = yaml.safe_load(next(d for d in docs if d["kind"] == "ConfigMap")["data"]["config.yaml"])
+    config = yaml.safe_load(next(d for d in docs if d["metadata"]["name"] == "modelops-config")["data"]["config.yaml"])
     assert config["mlflow"]["trackingUri"] == "http://mlflow:5000"
 
 
 def test_cluster_role_is_least_privilege(helm: Path) -> None:
-    role = next(d for d in render(helm, CHART, "modelops") if d["kind"] == "ClusterRole")
-    for rule in role["rules"]:
-        for key in ("apiGroups", "resources", "verbs"):
-            assert "*" not in rule[key], rule
-        assert "secrets" not in rule["resources"]
+    roles = [d for d in render(helm, CHART, "modelops") if d["kind"] == "ClusterRole"]
+    assert sorted(r["metadata"]["name"] for r in roles) == ["modelops", "modelops-logsink"]
+    for role in roles:
+        for rule in role["rules"]:
+            for key in ("apiGroups", "resources", "verbs"):
+                assert "*" not in rule[key], rule
+            assert "secrets" not in rule["resources"]
+    sink = next(r for r in roles if r["metadata"]["name"] == "modelops-logsink")
+    assert sink["rules"] == [{"apiGroups": ["modelops.io"], "resources": ["modelversions"], "verbs": ["get"]}]
+
+
+def _apply_rbac(dyn: dynamic.DynamicClient, docs: list[dict[str, Any]], namespace: str, role: str) -> None:
+    """Apply the ServiceAccount, ClusterRole and binding among ``docs``, the cluster-wide ones named
+    ``role`` (tests share one cluster: each needs names of its own)."""
+    for doc in docs:
+        if doc["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding"):
+            if doc["kind"] != "ServiceAccount":
+                doc["metadata"]["name"] = role
+                if doc["kind"] == "ClusterRoleBinding":
+                    doc["roleRef"]["name"] = role
+            resource = dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
+            resource.server_side_apply(body=doc, namespace=namespace if resource.namespaced else None,
+                                       field_manager="chart-test")
 
 
 def _token_kubeconfig(api: client.ApiClient, cluster: LocalCluster, namespace: str, account: str,
@@ -115,16 +142,8 @@ def test_operator_works_with_only_the_charts_rbac(
     # The shared operator (admin) is stopped so only the ServiceAccount's one acts.
     operator.stop()
     try:
-        docs = render(helm, CHART, namespace)
-        for doc in docs:
-            if doc["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding"):
-                if doc["kind"] != "ServiceAccount":
-                    doc["metadata"]["name"] = f"modelops-{namespace}"
-                    if doc["kind"] == "ClusterRoleBinding":
-                        doc["roleRef"]["name"] = f"modelops-{namespace}"
-                resource = dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
-                resource.server_side_apply(body=doc, namespace=namespace if resource.namespaced else None,
-                                           field_manager="chart-test")
+        docs = [d for d in render(helm, CHART, namespace) if not d["metadata"]["name"].startswith("modelops-logsink")]
+        _apply_rbac(dyn, docs, namespace, f"modelops-{namespace}")
         account = next(d for d in docs if d["kind"] == "ServiceAccount")["metadata"]["name"]
         kubeconfig = _token_kubeconfig(api, cluster, namespace, account, tmp_path / "sa-kubeconfig")
         config = operator_config(mlflow_server.url, mlflow_artifacts=mlflow_server.artifact_root.as_uri())
@@ -174,3 +193,83 @@ def test_operator_works_with_only_the_charts_rbac(
         assert denials == [], "\n".join(denials)
     finally:
         operator.start()
+
+
+def _sink(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    return next(d for d in docs if d["kind"] == kind and d["metadata"]["name"].startswith("modelops-logsink"))
+
+
+def test_the_operator_points_kserves_logger_at_the_charts_sink(helm: Path, tmp_path: Path) -> None:
+    docs = render(helm, CHART, "ml-platform")
+    operator_config = yaml.safe_load(next(d for d in docs if d["metadata"]["name"] == "modelops-config")
+                                     ["data"]["config.yaml"])
+    service = _sink(docs, "Service")
+    port = service["spec"]["ports"][0]
+    assert operator_config["serving"]["logSinkUrl"] == f"http://{service['metadata']['name']}.ml-platform.svc:{port['port']}"
+    sink_config = tmp_path / "sink.yaml"
+    sink_config.write_text(_sink(docs, "ConfigMap")["data"]["config.yaml"])
+    loaded = load_sink_config(sink_config)  # the sink would start with it
+    assert loaded.port == port["port"] and loaded.store.url.startswith("/var/lib/modelops-logsink/")
+    monitor = _sink(docs, "ServiceMonitor")
+    assert monitor["spec"]["endpoints"] == [{"port": port["name"], "path": "/metrics", "interval": "15s",
+                                             "honorLabels": True}]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["spec"]["selector"].items()
+    pod = _sink(docs, "Deployment")["spec"]["template"]
+    assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    assert _sink(docs, "Deployment")["spec"]["strategy"] == {"type": "Recreate"}
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    claim = _sink(docs, "PersistentVolumeClaim")["metadata"]["name"]
+    assert volumes["data"]["persistentVolumeClaim"]["claimName"] == claim
+    # Set by hand, the URL is kept; without the sink, nothing is added.
+    values = {"config": {"serving": {"logSinkUrl": "http://elsewhere:9000"}}}
+
+    def operator_yaml(rendered: list[dict[str, Any]]) -> str:
+        return str(next(d for d in rendered if d["metadata"]["name"] == "modelops-config")["data"]["config.yaml"])
+
+    assert "elsewhere:9000" in operator_yaml(render(helm, CHART, "ml-platform", values, tmp_path))
+    without = render(helm, CHART, "ml-platform", {"logsink": {"enabled": False}}, tmp_path)
+    assert not [d for d in without if d["metadata"]["name"].startswith("modelops-logsink")]
+    assert "logSinkUrl" not in operator_yaml(without)
+
+
+def test_the_sinks_pod_passes_the_restricted_pod_security_standard(helm: Path, api: client.ApiClient,
+                                                                   namespace: str) -> None:
+    core = client.CoreV1Api(api)
+    core.patch_namespace(namespace, {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted"}}})
+    for deployment in (d for d in render(helm, CHART, namespace) if d["kind"] == "Deployment"):
+        template = deployment["spec"]["template"]
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": deployment["metadata"]["name"],
+                                                               "labels": template["metadata"]["labels"]},
+               "spec": template["spec"]}
+        core.create_namespaced_pod(namespace, pod, dry_run="All")  # PodSecurity admission enforces here
+    privileged = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "control"},
+                  "spec": {"containers": [{"name": "c", "image": "busybox", "securityContext": {"privileged": True}}]}}
+    try:
+        core.create_namespaced_pod(namespace, privileged, dry_run="All")
+    except client.ApiException as error:
+        assert error.status == 403 and "restricted" in error.body
+    else:
+        raise AssertionError("the namespace does not enforce the restricted standard: the test proves nothing")
+
+
+def test_the_sink_reads_signatures_with_only_the_charts_rbac(
+    helm: Path, api: client.ApiClient, dyn: dynamic.DynamicClient, cluster: LocalCluster, namespace: str,
+    tmp_path: Path,
+) -> None:
+    docs = [d for d in render(helm, CHART, namespace) if d["metadata"]["name"].startswith("modelops-logsink")]
+    _apply_rbac(dyn, docs, namespace, f"modelops-logsink-{namespace}")
+    mv = next(d for d in documents(REPO / "examples" / "02-modelversion-cpu.yaml") if d["kind"] == "ModelVersion")
+    mv["spec"]["model"] = f"sig-{namespace}"
+    mv["spec"]["serving"]["enabled"] = False
+    dyn.resources.get(api_version=mv["apiVersion"], kind=mv["kind"]).server_side_apply(
+        body=mv, namespace=namespace, field_manager="chart-test")
+    kubeconfig = _token_kubeconfig(api, cluster, namespace, "modelops-logsink", tmp_path / "sink-kubeconfig")
+    call = Call(id="sig-1", namespace=namespace, modelversion=mv["metadata"]["name"], model=mv["spec"]["model"],
+                version="1", request={"instances": [[12.5, "grocery", 14]]}, response={"predictions": [0.1]},
+                time=datetime.now(UTC))
+    with LogSinkServer(tmp_path / "sink", config={"signatures": {"source": "kubernetes"}},
+                       env={"KUBECONFIG": str(kubeconfig)}) as sink:
+        assert post_all(sink.url, messages(call)) == [200, 200]
+        assert metric_value(scrape(sink.url), "modelops_logsink_signature_errors_total") == 0
+    (row,) = rows_by_id(sink.store)["sig-1"]
+    assert (row["input.amount"], row["input.merchant_category"], row["input.hour_of_day"]) == (12.5, "grocery", 14)

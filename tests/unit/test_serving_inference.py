@@ -237,7 +237,7 @@ def test_cpu_predictor() -> None:
     assert predictor["logger"] == {
         "mode": "all",
         "url": LOG_SINK,
-        "metadataHeaders": ["x-modelops-stage"],
+        "metadataHeaders": ["X-Modelops-Stage"],
         "metadataAnnotations": [MODEL_LABEL, VERSION_LABEL, MODELVERSION_LABEL],
     }
 
@@ -343,7 +343,7 @@ def test_logger_mode_from_spec(mode: str) -> None:
 
 def test_absent_logger_and_serving_log_everything_when_a_sink_exists() -> None:
     logger = _predictor(default_mode())["logger"]
-    assert logger == {"mode": "all", "url": LOG_SINK, "metadataHeaders": ["x-modelops-stage"],
+    assert logger == {"mode": "all", "url": LOG_SINK, "metadataHeaders": ["X-Modelops-Stage"],
                       "metadataAnnotations": list(LOGGED_ANNOTATIONS)}
 
 

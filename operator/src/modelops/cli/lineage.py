@@ -100,9 +100,10 @@ def render_text(lineage: Lineage) -> str:
     return "\n".join(lines)
 
 
-def render_json(lineage: Lineage) -> str:
+def as_dict(lineage: Lineage) -> dict[str, Any]:
+    """The lineage as plain data (what ``-o json`` prints; ``modelops trace`` embeds it)."""
     run = lineage.run
-    return json.dumps({
+    return {
         "modelVersion": lineage.model_version,
         "trainingRun": lineage.training_run,
         "mlflowRun": None if run is None else {
@@ -110,4 +111,8 @@ def render_json(lineage: Lineage) -> str:
             "params": run.params, "metrics": run.metrics, "tags": run.tags, "artifactUri": run.artifact_uri,
         },
         "problems": lineage.problems,
-    }, indent=2, default=str)
+    }
+
+
+def render_json(lineage: Lineage) -> str:
+    return json.dumps(as_dict(lineage), indent=2, default=str)

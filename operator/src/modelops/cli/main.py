@@ -2,6 +2,8 @@
 
 - ``modelops lineage <modelversion> [-n NS] [--mlflow-uri URI] [-o text|json]``: the whole chain
   behind a model (ModelVersion -> TrainingRun -> MLflow run -> data, code, image);
+- ``modelops trace <request-id> | --key COLUMN=VALUE --since T``: a logged prediction, the
+  ModelVersion and rollout stage that served it, and that version's lineage (see cli/trace.py);
 - ``modelops version``; ``modelops run`` (the operator, like ``python -m modelops``).
 """
 
@@ -12,8 +14,6 @@ import asyncio
 import os
 import sys
 from importlib.metadata import version
-
-from modelops.api import API_VERSION
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,14 +28,23 @@ def main(argv: list[str] | None = None) -> int:
     lineage.add_argument("--mlflow-uri", default=os.environ.get("MLFLOW_TRACKING_URI"),
                          help="MLflow tracking server (default: $MLFLOW_TRACKING_URI)")
     lineage.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    from modelops.cli.trace import add_arguments
+
+    add_arguments(sub.add_parser("trace", help="a logged prediction, the version that served it and its lineage"))
     args = parser.parse_args(argv)
 
     if args.command == "version":
+        from modelops.api import API_VERSION
+
         print(f"modelops {version('modelops')}")
         print(f"api {API_VERSION}: TrainingRun, ModelVersion, Rollout, DriftMonitor")
         return 0
     if args.command == "lineage":
         return asyncio.run(_lineage(args))
+    if args.command == "trace":
+        from modelops.cli.trace import run as run_trace
+
+        return asyncio.run(run_trace(args))
     if args.command == "run":
         from modelops.__main__ import main as run_operator
 

@@ -32,6 +32,13 @@ DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
 LOGGED_ANNOTATIONS = (MODEL_LABEL, VERSION_LABEL, MODELVERSION_LABEL)
 
 
+def canonical_header(name: str) -> str:
+    """Go's canonical form of a header name (``x-modelops-stage`` -> ``X-Modelops-Stage``). KServe's
+    logger (v0.20.0 pkg/logger/handler.go:134-137) compares ``metadataHeaders`` with the request's
+    header keys, which Go has already canonicalised: any other spelling never matches."""
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
 def inference_service_name(modelversion_name: str) -> str:
     """KServe names must be DNS-1035 labels (start with a letter). A ModelVersion name that
     starts with a digit gets a prefix and a hash of the original, so it cannot take the name of
@@ -90,7 +97,7 @@ def desired_predictor(
         predictor["logger"] = {
             "mode": logger.mode.value if logger else "all",
             "url": settings.log_sink_url,
-            "metadataHeaders": [STAGE_HEADER],
+            "metadataHeaders": [canonical_header(STAGE_HEADER)],
             "metadataAnnotations": list(LOGGED_ANNOTATIONS),
         }
     if shared_by is not None:

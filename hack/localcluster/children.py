@@ -1,0 +1,70 @@
+"""What the servers this package runs as child processes share: starting one in its own session
+with its output in a log (it gets SIGTERM if the process that started it dies), waiting until an
+HTTP URL of it answers 200 (or it exits: the error then carries its log tail), and the
+context-manager protocol (``with Server(directory) as server:`` starts it; leaving stops it, also
+when the body raises). Used by logsink_server.py and s3_server.py."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from localcluster.cluster import die_with_parent
+
+
+class ChildServer:
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> object:
+        raise NotImplementedError
+
+    def _spawn(self, command: list[str], env: Mapping[str, str] | None = None) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                command, env=dict(env) if env is not None else None,
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True, preexec_fn=die_with_parent(signal.SIGTERM),
+            )  # fmt: skip
+
+    def _await_http(self, url: str, deadline: float, error: type[Exception], what: str) -> None:
+        """Poll ``url`` until it answers 200; raise ``error`` if the process exits or time runs out."""
+        assert self.proc is not None
+        last = "no answer yet"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise error(f"{what} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except urllib.error.HTTPError as answered:
+                last = f"answered {answered.code}"
+            except OSError as failed:
+                last = str(failed)
+            time.sleep(0.05)
+        raise error(f"{what} not ready at {url} ({last}):\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError as failed:
+            return f"(no log: {failed})"
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
