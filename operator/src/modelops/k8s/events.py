@@ -10,9 +10,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from modelops.k8s.session import KubeSession, from_status, translate
+from modelops.k8s.rest import KNOWN
+from modelops.k8s.session import KubeSession
 
 REPORTER = "modelops"
+EVENTS = KNOWN[("v1", "Event")]
 
 
 async def post_event(session: KubeSession, involved: dict[str, Any], type: str, reason: str,
@@ -39,11 +41,4 @@ async def post_event(session: KubeSession, involved: dict[str, Any], type: str, 
         "lastTimestamp": now,
         "count": 1,
     }
-    try:
-        resource = await session.resource("v1", "Event")
-        result = await resource.create(body=body, namespace=metadata["namespace"])
-    except Exception as error:
-        raise translate(error) from error
-    data = dict(result.to_dict()) if hasattr(result, "to_dict") else {}
-    if data.get("kind") == "Status" and data.get("status") == "Failure":
-        raise from_status(data)
+    await session.rest.request("POST", EVENTS.path(metadata["namespace"]), body=body)

@@ -14,7 +14,8 @@ client library:
 * the REST API is MLflow's documented, versioned contract, and every request/response shape used
   here was checked against the server's own handlers and protobuf messages (MLflow 3.x).
 
-Error model: a request MLflow refuses is an :class:`MLflowError` carrying MLflow's
+The error model and the records read back (runs, registry versions) with their parsers are in
+``registry.records``. Error model: a request MLflow refuses is an :class:`MLflowError` carrying MLflow's
 ``error_code`` and ``message``; a connection failure, timeout, HTTP 5xx or 429 is an
 :class:`MLflowUnavailable` (a subclass), which the caller retries with backoff. "Does not exist"
 answers that the interface documents as ``None`` are translated here.
@@ -30,17 +31,29 @@ the session is created lazily on the first request.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import aiohttp
+
+from modelops.http import LazySession, split_credentials
+from modelops.registry.records import (
+    MLflowError,
+    MLflowUnavailable,
+    ModelVersionInfo,
+    RunInfo,
+    kv_list,
+    now_ms,
+    parse_model_version,
+    parse_run,
+    quote_key,
+    quote_value,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,126 +73,6 @@ _RESOURCE_ALREADY_EXISTS: Final = "RESOURCE_ALREADY_EXISTS"
 _INVALID_PARAMETER_VALUE: Final = "INVALID_PARAMETER_VALUE"
 
 
-class MLflowError(Exception):
-    """MLflow answered a request with an error (it carries MLflow's ``error_code``)."""
-
-    def __init__(self, message: str, *, error_code: str | None = None, status: int | None = None) -> None:
-        super().__init__(message)
-        self.error_code = error_code
-        self.status = status
-
-
-class MLflowUnavailable(MLflowError):
-    """MLflow could not be reached or failed on its side (refused, timeout, 5xx, 429): retry later."""
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    run_id: str
-    experiment_id: str
-    status: str  # RUNNING / FINISHED / FAILED / KILLED / SCHEDULED
-    artifact_uri: str
-    start_time_ms: int | None
-    end_time_ms: int | None
-    metrics: dict[str, float]  # the latest value per key
-    params: dict[str, str]
-    tags: dict[str, str]
-
-
-@dataclass(frozen=True)
-class ModelVersionInfo:
-    name: str
-    version: str
-    source: str
-    run_id: str | None
-    status: str  # PENDING_REGISTRATION / FAILED_REGISTRATION / READY
-    tags: dict[str, str]
-    aliases: tuple[str, ...]
-
-
-def _strip_userinfo(url: str) -> tuple[str, str | None]:
-    """``http://u:p@host:5000/x/`` -> (``http://host:5000/x``, ``"Basic <base64 u:p>"``)."""
-    parts = urlsplit(url.strip())
-    authorization = None
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, netloc = netloc.rpartition("@")
-        user, _, password = userinfo.partition(":")
-        pair = f"{unquote(user)}:{unquote(password)}".encode()
-        authorization = "Basic " + base64.b64encode(pair).decode("ascii")
-    clean = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-    return clean, authorization
-
-
-def _quote_value(value: str) -> str:
-    """A string literal for MLflow's search filter grammar.
-
-    MLflow accepts single- or double-quoted literals and has no escape sequence: a value with a
-    single quote is double-quoted; a value with both kinds cannot be expressed.
-    """
-    if "'" not in value:
-        return f"'{value}'"
-    if '"' not in value:
-        return f'"{value}"'
-    raise ValueError(f"MLflow search filters cannot express a value with both quote kinds: {value!r}")
-
-
-def _quote_key(key: str) -> str:
-    """An identifier for a search filter; backticks allow dots, slashes, dashes (``modelops.io/uid``)."""
-    if "`" in key:
-        raise ValueError(f"MLflow search filters cannot express a key containing a backtick: {key!r}")
-    return f"`{key}`"
-
-
-def _kv_list(items: Mapping[str, str]) -> list[dict[str, str]]:
-    return [{"key": str(k), "value": str(v)} for k, v in items.items()]
-
-
-def _kv_dict(items: Any) -> dict[str, str]:
-    return {str(i["key"]): str(i.get("value", "")) for i in items or ()}
-
-
-def _opt_int(value: Any) -> int | None:
-    return None if value in (None, "") else int(value)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _parse_run(run: Mapping[str, Any]) -> RunInfo:
-    info = run.get("info") or {}
-    data = run.get("data") or {}
-    # The latest value per key is the one with the highest (step, timestamp), as MLflow defines it.
-    latest: dict[str, tuple[int, int, float]] = {}
-    for metric in data.get("metrics") or ():
-        key = str(metric["key"])
-        rank = (int(metric.get("step", 0)), int(metric.get("timestamp", 0)), float(metric["value"]))
-        if key not in latest or rank[:2] >= latest[key][:2]:
-            latest[key] = rank
-    return RunInfo(
-        run_id=str(info.get("run_id") or info.get("run_uuid") or ""),
-        experiment_id=str(info.get("experiment_id", "")),
-        status=str(info.get("status", "RUNNING")),
-        artifact_uri=str(info.get("artifact_uri", "")),
-        start_time_ms=_opt_int(info.get("start_time")),
-        end_time_ms=_opt_int(info.get("end_time")),
-        metrics={k: v[2] for k, v in latest.items()},
-        params=_kv_dict(data.get("params")),
-        tags=_kv_dict(data.get("tags")),
-    )
-
-
-def _parse_model_version(mv: Mapping[str, Any]) -> ModelVersionInfo:
-    return ModelVersionInfo(
-        name=str(mv.get("name", "")),
-        version=str(mv.get("version", "")),
-        source=str(mv.get("source", "")),
-        run_id=str(mv["run_id"]) if mv.get("run_id") else None,
-        status=str(mv.get("status", "READY")),
-        tags=_kv_dict(mv.get("tags")),
-        aliases=tuple(str(a) for a in mv.get("aliases") or ()),
-    )
 
 
 class MLflowClient:
@@ -193,14 +86,13 @@ class MLflowClient:
         timeout: float = 10.0,
         token: str | None = None,
     ) -> None:
-        self._base, basic = _strip_userinfo(tracking_uri)
+        self._base, basic = split_credentials(tracking_uri)
         if urlsplit(self._base).scheme not in ("http", "https"):
             raise ValueError("the MLflow tracking URI must be an http(s) URL")
-        self._ui_url = _strip_userinfo(ui_url)[0] if ui_url else None
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._ui_url = split_credentials(ui_url)[0] if ui_url else None
         authorization = f"Bearer {token}" if token else basic
         self._headers = {"Authorization": authorization} if authorization else {}
-        self._session: aiohttp.ClientSession | None = None
+        self._sessions = LazySession(timeout=timeout, headers=self._headers, owner="MLflowClient")
 
     def __repr__(self) -> str:
         return f"MLflowClient({self._base!r})"
@@ -213,19 +105,10 @@ class MLflowClient:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def _get_session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                timeout=self._timeout,
-                headers=self._headers,
-                # Honour HTTP(S)_PROXY / NO_PROXY as MLflow's own (requests-based) client does.
-                trust_env=True,
-            )
-        return self._session
+        return self._sessions.get()
 
     async def close(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
+        await self._sessions.close()
 
     async def __aenter__(self) -> MLflowClient:
         return self
@@ -356,13 +239,13 @@ class MLflowClient:
             "runs/search",
             body={
                 "experiment_ids": [experiment_id],
-                "filter": f"tags.{_quote_key(key)} = {_quote_value(value)}",
+                "filter": f"tags.{quote_key(key)} = {quote_value(value)}",
                 "order_by": ["attributes.start_time DESC"],
                 "max_results": 1,
             },
         )
         runs = answer.get("runs") or []  # no match -> "{}": proto3 JSON omits empty fields
-        return _parse_run(runs[0]) if runs else None
+        return parse_run(runs[0]) if runs else None
 
     async def create_run(self, experiment_id: str, run_name: str, tags: dict[str, str]) -> RunInfo:
         answer = await self._request(
@@ -371,14 +254,14 @@ class MLflowClient:
             body={
                 "experiment_id": experiment_id,
                 "run_name": run_name,
-                "start_time": _now_ms(),
-                "tags": _kv_list(tags),
+                "start_time": now_ms(),
+                "tags": kv_list(tags),
             },
         )
-        return _parse_run(answer["run"])
+        return parse_run(answer["run"])
 
     async def _log_batch(self, run_id: str, field: str, items: Mapping[str, str]) -> None:
-        entries = _kv_list(items)
+        entries = kv_list(items)
         for start in range(0, len(entries), _MAX_PARAMS_TAGS_PER_BATCH):
             chunk = entries[start : start + _MAX_PARAMS_TAGS_PER_BATCH]
             await self._request("POST", "runs/log-batch", body={"run_id": run_id, field: chunk})
@@ -394,7 +277,7 @@ class MLflowClient:
 
     async def get_run(self, run_id: str) -> RunInfo | None:
         answer = await self._request_or_none("GET", "runs/get", params={"run_id": run_id})
-        return None if answer is None else _parse_run(answer["run"])
+        return None if answer is None else parse_run(answer["run"])
 
     async def set_run_status(self, run_id: str, status: str, end_time_ms: int | None = None) -> None:
         """Set the run status; a terminal status without ``end_time_ms`` ends the run now."""
@@ -402,7 +285,7 @@ class MLflowClient:
             raise ValueError(f"unknown MLflow run status {status!r}; expected one of {sorted(RUN_STATUSES)}")
         body: dict[str, Any] = {"run_id": run_id, "status": status}
         if end_time_ms is None and status in TERMINAL_RUN_STATUSES:
-            end_time_ms = _now_ms()
+            end_time_ms = now_ms()
         if end_time_ms is not None:
             body["end_time"] = end_time_ms
         await self._request("POST", "runs/update", body=body)
@@ -415,14 +298,14 @@ class MLflowClient:
         if await self._request_or_none("GET", "registered-models/get", params={"name": name}) is not None:
             return
         try:
-            await self._request("POST", "registered-models/create", body={"name": name, "tags": _kv_list(tags or {})})
+            await self._request("POST", "registered-models/create", body={"name": name, "tags": kv_list(tags or {})})
         except MLflowError as exc:
             if exc.error_code != _RESOURCE_ALREADY_EXISTS:
                 raise
 
     async def _search_versions(self, filter_string: str) -> list[ModelVersionInfo]:
         answer = await self._request("GET", "model-versions/search", params={"filter": filter_string})
-        return [_parse_model_version(mv) for mv in answer.get("model_versions") or ()]
+        return [parse_model_version(mv) for mv in answer.get("model_versions") or ()]
 
     async def _newest_version(self, filter_string: str) -> ModelVersionInfo | None:
         versions = await self._search_versions(filter_string)
@@ -434,18 +317,18 @@ class MLflowClient:
 
     async def find_model_version_by_run(self, name: str, run_id: str) -> ModelVersionInfo | None:
         """The newest version of ``name`` registered from ``run_id``, if any."""
-        return await self._newest_version(f"name = {_quote_value(name)} and run_id = {_quote_value(run_id)}")
+        return await self._newest_version(f"name = {quote_value(name)} and run_id = {quote_value(run_id)}")
 
     async def model_versions_by_run(self, name: str, run_id: str) -> list[ModelVersionInfo]:
         """Every version of ``name`` registered from ``run_id`` (one run may be registered twice), with
         their tags, oldest first."""
-        found = await self._search_versions(f"name = {_quote_value(name)} and run_id = {_quote_value(run_id)}")
+        found = await self._search_versions(f"name = {quote_value(name)} and run_id = {quote_value(run_id)}")
         return sorted(found, key=lambda mv: int(mv.version))
 
     async def find_model_version_by_tag(self, name: str, key: str, value: str) -> ModelVersionInfo | None:
         """The newest version of ``name`` carrying the tag ``key=value``, if any."""
         return await self._newest_version(
-            f"name = {_quote_value(name)} and tags.{_quote_key(key)} = {_quote_value(value)}"
+            f"name = {quote_value(name)} and tags.{quote_key(key)} = {quote_value(value)}"
         )
 
     async def create_model_version(
@@ -462,13 +345,13 @@ class MLflowClient:
         inside the run's artifact URI. FAILED_REGISTRATION is an :class:`MLflowError`; a version
         still pending after the wait is :class:`MLflowUnavailable` (retry, then find it by run).
         """
-        body: dict[str, Any] = {"name": name, "source": source, "tags": _kv_list(tags)}
+        body: dict[str, Any] = {"name": name, "source": source, "tags": kv_list(tags)}
         if run_id:
             body["run_id"] = run_id
         if description:
             body["description"] = description
         answer = await self._request("POST", "model-versions/create", body=body)
-        version = _parse_model_version(answer["model_version"])
+        version = parse_model_version(answer["model_version"])
         deadline = time.monotonic() + _READY_WAIT_SECONDS
         delay = 0.1
         while True:
@@ -491,7 +374,7 @@ class MLflowClient:
 
     async def get_model_version(self, name: str, version: str) -> ModelVersionInfo | None:
         answer = await self._request_or_none("GET", "model-versions/get", params={"name": name, "version": version})
-        return None if answer is None else _parse_model_version(answer["model_version"])
+        return None if answer is None else parse_model_version(answer["model_version"])
 
     async def set_model_version_tag(self, name: str, version: str, key: str, value: str) -> None:
         await self._request(
@@ -523,7 +406,7 @@ class MLflowClient:
             if alias in aliases:
                 raise
             return None
-        return None if answer is None else _parse_model_version(answer["model_version"])
+        return None if answer is None else parse_model_version(answer["model_version"])
 
     # -- links -------------------------------------------------------------------------------
 
