@@ -10,11 +10,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelops.api import API_VERSION
 from modelops.k8s import objects
 from modelops.k8s.session import KubeSession
-from modelops.registry.mlflow import MLflowClient, MLflowError, RunInfo
-
-API_VERSION = "modelops.io/v1alpha1"
+from modelops.registry.mlflow import MLflowClient
+from modelops.registry.records import MLflowError, RunInfo
 
 
 @dataclass

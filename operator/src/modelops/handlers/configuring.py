@@ -22,9 +22,7 @@ from pydantic import ValidationError
 
 from modelops.api.config import OperatorConfig
 from modelops.core.durations import parse_duration
-from modelops.reconcilers.rollout import RolloutReconciler
-from modelops.reconcilers.serving import ServingReconciler
-from modelops.reconcilers.training import TrainingReconciler
+from modelops.reconcilers.runtime import Runtime
 from modelops.reconcilers.wiring import connect_kube, make_mlflow_client
 
 FINALIZER = "modelops.io/finalizer"
@@ -85,17 +83,18 @@ async def configure(settings: kopf.OperatorSettings, logger: kopf.Logger, memo: 
     settings.networking.connect_timeout = _seconds("MODELOPS_CONNECT_TIMEOUT", 10)
     settings.execution.max_workers = 8
     settings.batching.error_delays = (1, 2, 5, 10, 30, 60)
+    # Watch events only enqueue a key (the work queues collapse bursts themselves), so kopf need not
+    # hold an event back to batch it: an SRE's rollback reaches the queue at once.
+    settings.batching.batch_window = 0.01
+    # kopf's per-object event workers end after this much quiet: with thousands of objects, a short
+    # life keeps the tasks (and their memory) from piling up after a start.
+    settings.batching.idle_timeout = 1.0
     config = load_config(os.environ.get("MODELOPS_CONFIG"))
     memo.config = config
     memo.kube = await connect_kube(logger.info)
     memo.mlflow = make_mlflow_client(config)
-    memo.training = TrainingReconciler(memo.kube, memo.mlflow, config)
-    memo.serving = ServingReconciler(memo.kube, memo.mlflow, config)
-    memo.rollouts = RolloutReconciler(memo.kube, memo.mlflow, config)
-    memo.training_wakers = {}
-    memo.serving_wakers = {}
-    memo.rollout_wakers = {}
-    memo.rollout_spec_changes = {}
+    memo.runtime = Runtime(memo.kube, memo.mlflow, config)
+    memo.runtime.start()
     logger.info("modelops settings: finalizer=%s prefix=%s pools=%s mlflow=%s prometheus=%s", FINALIZER,
                 ANNOTATION_PREFIX, sorted(config.node_pools), "configured" if config.mlflow else "not configured",
                 "configured" if config.analysis.prometheus_url else "not configured")
@@ -103,8 +102,8 @@ async def configure(settings: kopf.OperatorSettings, logger: kopf.Logger, memo: 
 
 @kopf.on.cleanup()
 async def disconnect(memo: kopf.Memo, **_: Any) -> None:
-    if getattr(memo, "rollouts", None) is not None:
-        await memo.rollouts.close()
+    if getattr(memo, "runtime", None) is not None:
+        await memo.runtime.stop()
     if getattr(memo, "mlflow", None) is not None:
         await memo.mlflow.close()
     if getattr(memo, "kube", None) is not None:
@@ -112,6 +111,6 @@ async def disconnect(memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.probe(id="alive")
-def alive(**_: Any) -> bool:
+async def alive(**_: Any) -> bool:
     """Liveness: answering at all means the event loop runs."""
     return True

@@ -26,8 +26,6 @@ session is created lazily on the first request.
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import json
 import logging
 import time
@@ -36,9 +34,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Final
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import aiohttp
+
+from modelops.http import LazySession, split_credentials
 
 log = logging.getLogger(__name__)
 
@@ -68,19 +68,6 @@ class Sample:
 
     labels: Mapping[str, str]
     value: float
-
-
-def split_credentials(url: str) -> tuple[str, str | None]:
-    """``http://u:p@host:9090/prefix/`` -> (``http://host:9090/prefix``, ``"Basic <base64 u:p>"``)."""
-    parts = urlsplit(url.strip())
-    authorization = None
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, netloc = netloc.rpartition("@")
-        user, _, password = userinfo.partition(":")
-        pair = f"{unquote(user)}:{unquote(password)}".encode()
-        authorization = "Basic " + base64.b64encode(pair).decode("ascii")
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", "")), authorization
 
 
 def parse_sample_value(raw: Any) -> float:
@@ -134,8 +121,8 @@ class PrometheusClient:
         self._timeout_seconds = timeout
         authorization = f"Bearer {token}" if token else basic
         self._headers = {"Authorization": authorization} if authorization else {}
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # The total timeout of every request, connecting included.
+        self._sessions = LazySession(timeout=timeout, headers=self._headers, owner="PrometheusClient")
 
     def __repr__(self) -> str:
         return f"PrometheusClient({self._base!r})"
@@ -148,26 +135,10 @@ class PrometheusClient:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def _get_session(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        if self._session is not None and not self._session.closed:
-            if self._loop is not loop:
-                raise RuntimeError("a PrometheusClient serves the event loop it was first used on; make one per loop")
-            return self._session
-        self._session = aiohttp.ClientSession(
-            # The total timeout of every request, connecting included.
-            timeout=aiohttp.ClientTimeout(total=self._timeout_seconds),
-            headers=self._headers,
-            # Honour HTTP(S)_PROXY / NO_PROXY as Prometheus' own Go clients do.
-            trust_env=True,
-        )
-        self._loop = loop
-        return self._session
+        return self._sessions.get()
 
     async def close(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
-        self._loop = None
+        await self._sessions.close()
 
     async def __aenter__(self) -> PrometheusClient:
         return self

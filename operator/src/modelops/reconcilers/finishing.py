@@ -34,10 +34,12 @@ async def announce(session: KubeSession, body: dict[str, Any], posted: Iterable[
 
 
 async def finish(session: KubeSession, body: dict[str, Any], status: dict[str, Any],
-                 posted: Iterable[Event]) -> None:
+                 posted: Iterable[Event]) -> dict[str, Any] | None:
+    """Post the Events, write the status; the object as the API server now stores it (None: no write)."""
     await announce(session, body, posted)
     patch = status_patch(body.get("status") or {}, status)
-    if patch:
-        meta = body["metadata"]
-        await objects.patch_status(session, body["apiVersion"], body["kind"], meta["namespace"], meta["name"],
-                                   patch)
+    if not patch:
+        return None
+    meta = body["metadata"]
+    return await objects.patch_status(session, body["apiVersion"], body["kind"], meta["namespace"], meta["name"],
+                                      patch)

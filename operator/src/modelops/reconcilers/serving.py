@@ -14,6 +14,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from modelops.api import API_VERSION
 from modelops.core.intents import Event
 from modelops.core.serving.inference import inference_service_name
 from modelops.core.serving.progress import (
@@ -32,10 +33,9 @@ from modelops.core.serving.roles import kserve_router_of, role_of
 from modelops.k8s import objects
 from modelops.reconcilers.cycle import Reconciler
 from modelops.reconcilers.finishing import announce
-from modelops.registry.mlflow import MLflowError, MLflowUnavailable, ModelVersionInfo
+from modelops.registry.records import MLflowError, MLflowUnavailable, ModelVersionInfo
 from modelops.routers.kserve import predictor_readiness
 
-API_VERSION = "modelops.io/v1alpha1"
 KIND = "ModelVersion"
 ISVC_API = "serving.kserve.io/v1beta1"
 ARCHIVED_TAG = "modelops.archived"
@@ -56,12 +56,13 @@ class ServingReconciler(Reconciler[ModelVersionObservation, ModelVersionDecision
 
     async def servers_of(self, namespace: str, name: str) -> list[str]:
         """The Rollouts that name this ModelVersion (it must not go while any does)."""
-        rollouts = await objects.list_objects(self.session, API_VERSION, "Rollout", namespace)
-        return role_of(name, rollouts)[1]
+        body = await self.view.get(API_VERSION, KIND, namespace, name)
+        model = ((body or {}).get("spec") or {}).get("model") or ""
+        return role_of(name, self.view.rollouts_of(namespace, model))[1]
 
     async def announce(self, namespace: str, name: str, type: str, reason: str, message: str) -> None:
         """Post an Event on the ModelVersion (best effort)."""
-        body = await objects.get(self.session, API_VERSION, KIND, namespace, name)
+        body = await self.view.get(API_VERSION, KIND, namespace, name)
         if body is not None:
             await announce(self.session, body, [Event(type, reason, message)])
 
@@ -86,25 +87,29 @@ class ServingReconciler(Reconciler[ModelVersionObservation, ModelVersionDecision
                 if is_registry_uri(storage_uri):
                     if registry.get("resolvedFrom") != storage_uri or not registry.get("resolvedUri"):
                         resolution, resolution_error = await self._resolve(storage_uri)
+                elif _recorded(body, status):
+                    # Recorded for this generation already: the record is the truth at rest (a
+                    # thousand versions re-reconciled after a restart ask MLflow nothing).
+                    registered = RegistryVersion(name=str(registry["name"]), version=str(registry["version"]),
+                                                 source=storage_uri, tags={UID_TAG: meta["uid"]})
                 else:
                     registered = await self._find_registered(model, spec, registry,
                                                              Identity(meta["uid"], name, namespace))
             except MLflowUnavailable as error:
                 registry_error = resolution_error = f"MLflow is unavailable: {error}"
-        isvc = await objects.get(self.session, ISVC_API, "InferenceService", namespace, inference_service_name(name))
-        rollouts = [r for r in await objects.list_objects(self.session, API_VERSION, "Rollout", namespace)
-                    if (r.get("spec") or {}).get("model") == model]
+        isvc = await self.view.get(ISVC_API, "InferenceService", namespace, inference_service_name(name))
+        rollouts = self.view.rollouts_of(namespace, model)
         routed: tuple[str, Readiness] | None = None
         router = kserve_router_of(name, rollouts)
         if router is not None:
-            shared = await objects.get(self.session, ISVC_API, "InferenceService", namespace, router[1])
+            shared = await self.view.get(ISVC_API, "InferenceService", namespace, router[1])
             ready, reason, message = predictor_readiness(shared, inference_service_name(name))
             routed = (router[1], Readiness(ready, reason, f"{message} (InferenceService {router[1]} of Rollout "
                                                           f"{router[0]}, kserve router)"))
         training_run = (spec.get("lineage") or {}).get("trainingRun")
         training_run_exists = None
         if training_run:
-            found = await objects.get(self.session, API_VERSION, "TrainingRun", namespace, str(training_run))
+            found = await self.view.get(API_VERSION, "TrainingRun", namespace, str(training_run))
             training_run_exists = found is not None
         return ModelVersionObservation(
             name=name, namespace=namespace, uid=meta["uid"], generation=meta.get("generation"), spec=spec,
@@ -178,7 +183,7 @@ class ServingReconciler(Reconciler[ModelVersionObservation, ModelVersionDecision
                                                   {**request.tags, "modelops.mlflow_run_id": request.run_id},
                                                   request.description)
         if decision.apply_inference_service is not None:
-            await objects.apply(self.session, decision.apply_inference_service)
+            self.view.remember(await objects.apply(self.session, decision.apply_inference_service))
         if decision.delete_inference_service is not None:
             meta = body["metadata"]
             await objects.delete(self.session, ISVC_API, "InferenceService", meta["namespace"],
@@ -190,3 +195,14 @@ class ServingReconciler(Reconciler[ModelVersionObservation, ModelVersionDecision
             for key, value in decision.version_tags.items():
                 await mlflow.set_model_version_tag(registry["name"], str(registry["version"]), key, value)
         return status
+
+
+def _recorded(body: dict[str, Any], status: dict[str, Any]) -> bool:
+    """Is the registry version recorded, with Registered=True, for the object's current generation?"""
+    registry = status.get("registry") or {}
+    if not registry.get("name") or not registry.get("version"):
+        return False
+    if status.get("observedGeneration") != body["metadata"].get("generation"):
+        return False
+    registered = next((c for c in status.get("conditions") or [] if c.get("type") == "Registered"), None)
+    return registered is not None and registered.get("status") == "True"

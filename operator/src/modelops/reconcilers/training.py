@@ -1,5 +1,6 @@
-"""Reconciles one TrainingRun: observe (the run's MLflow run, Job, Pods, registry entry and
-ModelVersion) -> ``core.training.progress.plan`` -> execute -> one status write -> Events.
+"""Reconciles one TrainingRun (``cycle.Reconciler``): observe (the run's MLflow run, Job, Pods,
+registry entry and ModelVersion) -> ``core.training.progress.plan`` -> execute -> Events and one
+status write. A finished run observes nothing but itself: its plan reads nothing else.
 
 A reconcile runs plan/execute passes until nothing it did changes what the next plan needs (the
 MLflow run id for the Job, the registry version for the ModelVersion's name), then writes the
@@ -15,28 +16,25 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from modelops.api import API_VERSION
 from modelops.core.conditions import parse_time
 from modelops.core.naming import dns_label
 from modelops.core.ownership import Owner, claim
 from modelops.core.training.jobs import RUN_LABEL, job_name
-from modelops.core.training.progress import (
-    UID_TAG,
+from modelops.core.training.observation import (
     JobState,
     MLflowRunState,
     PodState,
     Registration,
     TrainingDecision,
     TrainingObservation,
-    alternative_model_version_name,
-    model_version_name,
-    plan,
 )
+from modelops.core.training.progress import UID_TAG, alternative_model_version_name, finished, model_version_name, plan
 from modelops.k8s import objects
 from modelops.k8s.errors import Conflict, KubeError
 from modelops.reconcilers.cycle import Reconciler
-from modelops.registry.mlflow import RunInfo
+from modelops.registry.records import RunInfo
 
-API_VERSION = "modelops.io/v1alpha1"
 KIND = "TrainingRun"
 
 logger = logging.getLogger(__name__)
@@ -94,6 +92,9 @@ class TrainingReconciler(Reconciler[TrainingObservation, TrainingDecision]):
         meta = body["metadata"]
         namespace, name = meta["namespace"], meta["name"]
         spec = body.get("spec") or {}
+        if finished(status):
+            return TrainingObservation(name=name, namespace=namespace, uid=meta["uid"],
+                                       generation=meta.get("generation"), spec=spec, status=status)
         run = await self._observe_run(spec, status, meta["uid"])
         job_body = await objects.get(self.session, "batch/v1", "Job", namespace, job_name(name))
         job_claim = claim(job_body, Owner(self.KIND, name, meta["uid"]))
@@ -122,7 +123,7 @@ class TrainingReconciler(Reconciler[TrainingObservation, TrainingDecision]):
         """The name this run's ModelVersion has (exists) or may take (free)."""
         for candidate in (model_version_name(model, version),
                           alternative_model_version_name(model, version, run_id)):
-            existing = await objects.get(self.session, API_VERSION, "ModelVersion", namespace, candidate)
+            existing = await self.view.get(API_VERSION, "ModelVersion", namespace, candidate)
             if existing is None:
                 return candidate, False
             lineage = (existing.get("spec") or {}).get("lineage") or {}
@@ -184,7 +185,7 @@ class TrainingReconciler(Reconciler[TrainingObservation, TrainingDecision]):
                                                   registration.tags, registration.description)
         if decision.create_model_version is not None:
             try:
-                await objects.create(self.session, decision.create_model_version)
+                self.view.remember(await objects.create(self.session, decision.create_model_version))
             except Conflict:
                 pass  # made by an earlier pass that died before the status write
             if mlflow is not None:

@@ -1,5 +1,6 @@
-"""Builds the adapters the reconcilers use from the configuration, so the handler layer never
-imports an adapter package directly (layers: handlers -> reconcilers -> adapters)."""
+"""Builds the adapters the reconcilers use from the configuration — the API session (once the API
+server serves the modelops kinds) and the MLflow client — so the handler layer never imports an
+adapter package directly (layers: handlers -> reconcilers -> adapters)."""
 
 from __future__ import annotations
 

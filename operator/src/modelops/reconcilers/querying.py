@@ -15,8 +15,9 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from modelops.api.analysis import AnalysisCheck, Builtin
 from modelops.api.config import AnalysisSettings
-from modelops.api.rollout import AnalysisCheck, Builtin, RolloutSpec
+from modelops.api.rollout import RolloutSpec
 from modelops.core.analysis.arms import Proportion
 from modelops.core.durations import parse_duration
 from modelops.core.rollout.measuring import CheckReading, MeasurementPlan, Readings

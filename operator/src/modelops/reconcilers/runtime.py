@@ -1,0 +1,198 @@
+"""The operator's running parts, wired once: the stores the watches fill, one work queue per kind,
+and the reconcilers behind them — and the rule of which keys each watch event concerns.
+
+The handler layer calls ``seen(api_version, kind, event, body)`` for every watch event and
+``start``/``stop`` around the operator's life; nothing else. ``seen`` keeps the body and enqueues:
+
+- a TrainingRun or a DriftMonitor: that object (urgently when its spec changed);
+- a Job labelled ``modelops.io/trainingrun``: its owning TrainingRun;
+- a ModelVersion: that version, and the Rollouts of its model in its namespace (readiness);
+- a Rollout: that Rollout (urgently on a spec change: it abandons a measurement under way) and
+  the ModelVersions of its model in its namespace (roles); a Rollout going wakes every other
+  Rollout of its model, in every namespace (one may take over);
+- an InferenceService: its owning ModelVersion; for a kserve router's, its Rollout and the
+  versions of its model;
+- an HTTPRoute or VirtualService labelled ``modelops.io/rollout``: its owning Rollout (a hand
+  edit of the weights is reverted).
+
+Every status still has exactly one writer: the queue never runs one key twice at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from modelops import observability
+from modelops.api import API_VERSION
+from modelops.api.config import OperatorConfig
+from modelops.k8s.session import KubeSession
+from modelops.reconcilers.drifting import DriftReconciler
+from modelops.reconcilers.engine import Key, WorkQueue
+from modelops.reconcilers.rollout import RolloutReconciler
+from modelops.reconcilers.serving import ServingReconciler
+from modelops.reconcilers.store import Store
+from modelops.reconcilers.training import TrainingReconciler
+from modelops.reconcilers.view import ClusterView, model_indexes
+from modelops.registry.mlflow import MLflowClient
+
+ISVC = ("serving.kserve.io/v1beta1", "InferenceService")
+ROUTES = (("gateway.networking.k8s.io/v1", "HTTPRoute"), ("networking.istio.io/v1", "VirtualService"))
+MODEL_LABEL = "modelops.io/model"
+DEFAULT_WORKERS = 4
+
+
+def _workers() -> int:
+    try:
+        return max(1, int(os.environ.get("MODELOPS_WORKERS", DEFAULT_WORKERS)))
+    except ValueError:
+        return DEFAULT_WORKERS
+
+
+def _key(body: Mapping[str, Any]) -> Key:
+    meta = body.get("metadata") or {}
+    return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+
+
+def _owners(body: Mapping[str, Any], kind: str) -> list[str]:
+    return [str(ref.get("name")) for ref in (body.get("metadata") or {}).get("ownerReferences") or []
+            if ref.get("kind") == kind and str(ref.get("apiVersion", "")).startswith("modelops.io/")]
+
+
+class Runtime:
+    def __init__(self, session: KubeSession, mlflow: MLflowClient | None, config: OperatorConfig) -> None:
+        stores = {
+            (API_VERSION, "TrainingRun"): Store("TrainingRun"),
+            (API_VERSION, "ModelVersion"): Store("ModelVersion", indexes=model_indexes()),
+            # The Rollout's history names the field manager that changed its spec (managedFields).
+            (API_VERSION, "Rollout"): Store("Rollout", keep_managed_fields=True, indexes=model_indexes()),
+            (API_VERSION, "DriftMonitor"): Store("DriftMonitor"),
+            ISVC: Store("InferenceService"),
+            **{route: Store(route[1]) for route in ROUTES},
+        }
+        self.view = ClusterView(session, stores)
+        self.training = TrainingReconciler(session, mlflow, config, self.view)
+        self.serving = ServingReconciler(session, mlflow, config, self.view)
+        self.rollouts = RolloutReconciler(session, mlflow, config, self.view, contenders=self.view.contenders)
+        self.drift = DriftReconciler(session, mlflow, config, self.view)
+        workers = _workers()
+        self.queues = {
+            "TrainingRun": WorkQueue("trainingruns", self._reconcile_training, workers=workers),
+            "ModelVersion": WorkQueue("modelversions", self._reconcile_serving, workers=workers),
+            "Rollout": WorkQueue("rollouts", self._reconcile_rollout, workers=workers),
+            "DriftMonitor": WorkQueue("driftmonitors", self._reconcile_drift, workers=workers),
+        }
+        self._generations: dict[tuple[str, Key], int] = {}
+        session.rest.observer = observability.api_request
+        for kind, queue in self.queues.items():
+            queue.observer = _timed(kind)
+        observability.watch_runtime(lambda: self.queues,
+                                    lambda: {kind: store for (_, kind), store in self.view.stores.items()})
+
+    # -- the reconcile of each kind --------------------------------------------------------------
+
+    async def _reconcile_training(self, key: Key, interrupt: asyncio.Event) -> float | None:
+        return await self.training.reconcile(*key)
+
+    async def _reconcile_serving(self, key: Key, interrupt: asyncio.Event) -> float | None:
+        return await self.serving.reconcile(*key)
+
+    async def _reconcile_rollout(self, key: Key, interrupt: asyncio.Event) -> float | None:
+        return await self.rollouts.reconcile(key[0], key[1], interrupt)
+
+    async def _reconcile_drift(self, key: Key, interrupt: asyncio.Event) -> float | None:
+        return await self.drift.reconcile(*key)
+
+    # -- life --------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for queue in self.queues.values():
+            queue.start()
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(queue.stop() for queue in self.queues.values()))
+        await self.rollouts.close()
+
+    # -- watch events --------------------------------------------------------------------------------
+
+    def seen(self, api_version: str, kind: str, event: str | None, body: Mapping[str, Any]) -> None:
+        """One watch event (``event``: ADDED, MODIFIED, DELETED, or None for the initial listing)."""
+        key = _key(body)
+        store = self.view.store(api_version, kind)
+        before = store.get(*key) if store is not None and kind in ("Rollout", "ModelVersion") else None
+        if store is not None:
+            if event == "DELETED":
+                store.remove(*key)
+            else:
+                store.put(body)
+        namespace = key[0]
+        if kind in ("TrainingRun", "DriftMonitor"):
+            self._own(kind, key, body, event)
+        elif kind == "Job":
+            for owner in _owners(body, "TrainingRun"):
+                self.queues["TrainingRun"].add((namespace, owner))
+        elif kind == "ModelVersion":
+            self._own(kind, key, body, event)
+            for model in _models(body, before):
+                for rollout in self.view.rollout_keys_of(namespace, model):
+                    self.queues["Rollout"].add(rollout)
+        elif kind == "Rollout":
+            self._own(kind, key, body, event)
+            models = _models(body, before)
+            for model in models:
+                for version in self.view.model_versions_of(namespace, model):
+                    self.queues["ModelVersion"].add(version)
+            if event == "DELETED" or (body.get("metadata") or {}).get("deletionTimestamp"):
+                for model in models:
+                    for rival in self.view.contenders(model):
+                        self.queues["Rollout"].add((rival.namespace, rival.name))
+        elif kind == "InferenceService":
+            for owner in _owners(body, "ModelVersion"):
+                self.queues["ModelVersion"].add((namespace, owner))
+            for owner in _owners(body, "Rollout"):
+                self.queues["Rollout"].add((namespace, owner))
+            label = ((body.get("metadata") or {}).get("labels") or {}).get(MODEL_LABEL)
+            if label and _owners(body, "Rollout"):
+                for version in self.view.model_versions_of(namespace, str(label)):
+                    self.queues["ModelVersion"].add(version)
+        elif (api_version, kind) in ROUTES:
+            for owner in _owners(body, "Rollout"):
+                self.queues["Rollout"].add((namespace, owner))
+
+    def _own(self, kind: str, key: Key, body: Mapping[str, Any], event: str | None) -> None:
+        """Reconcile the object itself; urgently when its spec changed since it was last seen."""
+        queue = self.queues[kind]
+        if event == "DELETED":
+            self._generations.pop((kind, key), None)
+            queue.forget(key)
+            return
+        generation = (body.get("metadata") or {}).get("generation")
+        last = self._generations.get((kind, key))
+        urgent = isinstance(generation, int) and last is not None and generation > last
+        if isinstance(generation, int):
+            self._generations[(kind, key)] = generation
+        queue.add(key, urgent=urgent)
+
+    def forget(self, kind: str, namespace: str, name: str) -> None:
+        """The object was deleted (its finalizer handled): drop what is kept about it."""
+        self.queues[kind].forget((namespace, name))
+        self._generations.pop((kind, (namespace, name)), None)
+
+
+def _timed(kind: str) -> Callable[[float, bool], None]:
+    def observe(seconds: float, failed: bool) -> None:
+        observability.reconciled(kind, seconds, failed)
+
+    return observe
+
+
+def _models(body: Mapping[str, Any], before: Mapping[str, Any] | None) -> list[str]:
+    """spec.model of the object now and as it was (a change concerns both models' objects)."""
+    found = []
+    for source in (body, before or {}):
+        model = (source.get("spec") or {}).get("model")
+        if isinstance(model, str) and model and model not in found:
+            found.append(model)
+    return found
