@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelops.api.rollout import Direction, Verdict
+from modelops.api.rollout import Verdict
+from modelops.api.steps import Direction
 from modelops.core.analysis.arms import Proportion, Sample
 from modelops.core.analysis.noninferiority import (
     RateMethod,

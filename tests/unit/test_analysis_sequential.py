@@ -18,7 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelops.api.rollout import ABDecision, ABTestStep, Direction, Verdict
+from modelops.api.rollout import ABDecision, Verdict
+from modelops.api.steps import ABTestStep, Direction
 from modelops.core.analysis.arms import Proportion, Sample
 from modelops.core.analysis.sequential import (
     DEFAULT_TAU,

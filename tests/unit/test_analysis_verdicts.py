@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelops.api.rollout import Analysis, AnalysisCheck, Measurement, Verdict
+from modelops.api.analysis import Analysis, AnalysisCheck
+from modelops.api.rollout import Measurement, Verdict
 from modelops.core.analysis.verdicts import MESSAGE_LIMIT, AnalysisPhase, Tally, assess, judge
 
 AT = datetime(2025, 1, 1, tzinfo=UTC)

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from modelops.api.rollout import ABDecision, Analysis, AnalysisCheck, RolloutPhase, RolloutStatus, Step
+from modelops.api.analysis import Analysis, AnalysisCheck
+from modelops.api.rollout import ABDecision, RolloutPhase, RolloutStatus
+from modelops.api.steps import Step
 from modelops.core.analysis.arms import Proportion
 from modelops.core.analysis.sequential import decide_step
 from modelops.core.analysis.srm import check_sample_ratio
@@ -20,7 +22,8 @@ from modelops.core.analysis.verdicts import assess, judge
 from modelops.core.conditions import get_condition
 from modelops.core.ownership import Claim, ClaimState, Contender, Rejection
 from modelops.core.rollout import steps as schedule
-from modelops.core.rollout.intents import CHALLENGER, CHAMPION, Route
+from modelops.core.rollout.actions import CHALLENGER, CHAMPION, Route
+from modelops.core.rollout.aliases import desired_aliases
 from modelops.core.rollout.machine import (
     ACCEPTED,
     CANDIDATE_READY,
@@ -32,7 +35,6 @@ from modelops.core.rollout.machine import (
     VersionState,
     plan,
 )
-from modelops.core.rollout.registry import desired_aliases
 from modelops.core.rollout.traffic import ALL_CANDIDATE, ALL_STABLE, Split
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -922,3 +924,19 @@ def test_a_target_that_is_not_warm_says_it_is_a_full_rollout() -> None:
     started = [e for e in decision.events if e.reason == "TargetChanged"]
     assert started and "a full rollout through 5 step(s), not an instant rollback" in started[0].message
     assert "not an instant rollback" in driver.history[-2]["message"]
+
+
+def test_the_kserve_router_deploys_a_first_version_that_is_not_ready_yet() -> None:
+    driver = Driver(spec(target=V1, trafficRouting=KSERVE, steps=QUICK),
+                    versions=versions(ready=(), not_ready=(V1,)))
+    decision = driver.plan(NOW, observed={"deploys_backends": True})
+    assert decision.phase is RolloutPhase.IDLE and decision.route == Route(V1, None, ALL_STABLE)
+    assert decision.status.get("traffic") is None, "deploying is not serving: no traffic reported"
+    gateway = Driver(spec(target=V1, steps=QUICK), versions=versions(ready=(), not_ready=(V1,)))
+    assert gateway.plan(NOW).route is None
+
+
+def test_the_decision_names_the_stage_requests_are_served_in() -> None:
+    driver = rolling()
+    assert driver.last is not None and driver.last.stage == "shadow-0"
+    assert serving().last.stage is None  # type: ignore[union-attr]

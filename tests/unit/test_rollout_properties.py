@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from modelops.api.common import to_wire
-from modelops.api.rollout import ABDecision, RolloutPhase, RolloutSpec, RolloutStatus, Step
+from modelops.api.rollout import ABDecision, RolloutPhase, RolloutSpec, RolloutStatus
+from modelops.api.steps import Step
 from modelops.core.analysis.sequential import SequentialDecision
 from modelops.core.analysis.srm import check_sample_ratio
 from modelops.core.analysis.verdicts import AnalysisPhase, Assessment, Tally

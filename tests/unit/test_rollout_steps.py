@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from modelops.api.rollout import ABDecision, RolloutSpec, Step
+from modelops.api.rollout import ABDecision, RolloutSpec
+from modelops.api.steps import Step
 from modelops.core.rollout import steps as schedule
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)

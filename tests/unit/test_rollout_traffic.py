@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelops.api.rollout import Step, Traffic
+from modelops.api.rollout import Traffic
+from modelops.api.steps import Step
 from modelops.core.rollout.traffic import (
     ALL_CANDIDATE,
     ALL_STABLE,

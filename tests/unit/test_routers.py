@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +23,8 @@ from hypothesis import strategies as st
 
 from modelops.api.config import NodePool, ServingSettings
 from modelops.api.modelversion import ModelVersionSpec
-from modelops.api.rollout import GatewayAPIRouting, IstioRouting, KServeRouting, RolloutSpec, TrafficRouting
+from modelops.api.rollout import RolloutSpec
+from modelops.api.routing import GatewayAPIRouting, IstioRouting, KServeRouting, TrafficRouting
 from modelops.core.rollout.capabilities import STAGE_HEADER, VARIANT_HEADER, Feature
 from modelops.core.rollout.traffic import ALL_CANDIDATE, ALL_STABLE, Split, safe_split
 from modelops.core.serving.inference import desired_predictor, predictor_service_name
@@ -34,8 +33,8 @@ from modelops.routers.gateway_api import GatewayAPIRouter
 from modelops.routers.interface import Backend, RouteTarget, TrafficRouter, labels, owner_reference
 from modelops.routers.istio import IstioRouter
 from modelops.routers.kserve import KServeRouter, predictor_readiness
+from tests.support.golden import GOLDEN, assert_golden
 
-GOLDEN = Path(__file__).parent / "golden"
 NAMESPACE = "ml"
 UID = "5b0e4d9a-3c2f-4e8b-9a71-2d6c8f0e1a3b"
 LOG_SINK = "http://modelops-logsink.modelops.svc.cluster.local:8080"
@@ -154,12 +153,7 @@ def _rule_names(route: dict[str, Any]) -> list[str]:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_route_matches_golden(case: str) -> None:
     route = CASES[case]()
-    path = GOLDEN / f"{case}.yaml"
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(route, sort_keys=False, default_flow_style=False, width=120))
-    assert path.exists(), f"{path} is missing: run the tests with UPDATE_GOLDEN=1 and review the file"
-    assert route == yaml.safe_load(path.read_text())
+    assert_golden(case, route)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -6,7 +6,8 @@ anyway is refused here with the API's own message rather than routed by a guess.
 
 from __future__ import annotations
 
-from modelops.api.rollout import ROUTER_MESSAGE, RolloutSpec
+from modelops.api.rollout import RolloutSpec
+from modelops.api.routing import ROUTER_MESSAGE
 from modelops.routers.gateway_api import GatewayAPIRouter
 from modelops.routers.interface import TrafficRouter
 from modelops.routers.istio import IstioRouter

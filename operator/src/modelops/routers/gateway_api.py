@@ -36,23 +36,19 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from modelops.api.rollout import GatewayAPIRouting
+from modelops.api.routing import GatewayAPIRouting
 from modelops.core.rollout.capabilities import CAPABILITIES, STAGE_HEADER, VARIANT_HEADER, Capabilities, Router
 from modelops.core.rollout.traffic import ALL_STABLE, Split
-from modelops.routers import (
+from modelops.routers.interface import Backend, RouteTarget, labels, owner_reference
+from modelops.routers.reading import as_list, as_mapping, percent, positive_int, split_from_weights
+from modelops.routers.rules import (
     CANDIDATE_VARIANT,
     SPLIT,
     STABLE_VARIANT,
-    as_list,
-    as_mapping,
     check_target,
     has_candidate_variant,
     in_flight,
-    percent,
-    positive_int,
-    split_from_weights,
 )
-from modelops.routers.interface import Backend, RouteTarget, labels, owner_reference
 
 API_VERSION = "gateway.networking.k8s.io/v1"
 KIND = "HTTPRoute"

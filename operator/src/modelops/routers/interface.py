@@ -5,7 +5,7 @@ carries it (an HTTPRoute, a VirtualService, an InferenceService's canary fields)
 split back from that object. Flagger's routers are ``SetRoutes/GetRoutes/Reconcile/Finalize``;
 ours are the same four ideas without the I/O, because the layers keep adapters apart from one
 another (a router may not import ``modelops.k8s``): the reconciler reads and server-side applies
-what a router describes.
+what a router describes (``reconcilers.routing``).
 
 - ``desired(target)`` is SetRoutes + Reconcile: the whole object to server-side apply (field
   manager ``modelops``, owner reference to the Rollout), idempotent by construction.
@@ -18,7 +18,7 @@ what a router describes.
   step-kind capabilities of ``core.rollout.capabilities`` (e.g. a Serverless InferenceService
   under the kserve router); the Rollout reports them in its ``Accepted`` condition.
 
-Invariants every implementation keeps (tests/unit/test_routers_*.py check them on every router):
+Invariants every implementation keeps (tests/unit/test_routers.py checks them on every router):
 served weights sum to 100; a backend with weight 0 gets no request; the mirror is a filter on the
 served route and never changes the served weights; the header-forced variants
 (``x-modelops-variant: candidate|stable``) exist only where the router can do them, and the
@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from modelops.api import API_VERSION
 from modelops.core.naming import label_value
 from modelops.core.rollout.capabilities import Capabilities
 from modelops.core.rollout.traffic import Split
@@ -85,7 +86,7 @@ class RouteTarget:
 
 def owner_reference(target: RouteTarget) -> dict[str, Any]:
     return {
-        "apiVersion": "modelops.io/v1alpha1",
+        "apiVersion": API_VERSION,
         "kind": "Rollout",
         "name": target.rollout,
         "uid": target.rollout_uid,

@@ -50,13 +50,14 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from modelops.api.rollout import KServeRouting
+from modelops.api.routing import KServeRouting
 from modelops.core.rollout.capabilities import CAPABILITIES, Capabilities, Router
 from modelops.core.rollout.traffic import ALL_STABLE, Split
 from modelops.core.serving.inference import DEPLOYMENT_MODE_ANNOTATION
 from modelops.core.serving.readiness import MAX_MESSAGE
-from modelops.routers import as_list, as_mapping, check_target, positive_int, split_from_weights
 from modelops.routers.interface import MODEL_LABEL, Backend, RouteTarget, labels, owner_reference
+from modelops.routers.reading import as_list, as_mapping, positive_int, split_from_weights
+from modelops.routers.rules import check_target
 
 API_VERSION = "serving.kserve.io/v1beta1"
 KIND = "InferenceService"

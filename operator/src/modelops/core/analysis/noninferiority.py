@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from statistics import NormalDist
 
-from modelops.api.rollout import Direction, Verdict
+from modelops.api.rollout import Verdict
+from modelops.api.steps import Direction
 from modelops.core.analysis.arms import Proportion, Sample
 
 _NORMAL = NormalDist()

@@ -53,7 +53,8 @@ from statistics import NormalDist
 import numpy as np
 import numpy.typing as npt
 
-from modelops.api.rollout import ABDecision, ABTestStep, Direction, Verdict
+from modelops.api.rollout import ABDecision, Verdict
+from modelops.api.steps import ABTestStep, Direction
 from modelops.core.analysis.arms import Proportion, Sample
 from modelops.core.durations import parse_duration
 

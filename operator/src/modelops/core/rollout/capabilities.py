@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
-from modelops.api.rollout import RolloutSpec, TrafficRouting
+from modelops.api.rollout import RolloutSpec
+from modelops.api.routing import TrafficRouting
 
 VARIANT_HEADER = "x-modelops-variant"
 """The header a tester sets to ``candidate`` or ``stable`` to force a variant (routers that can)."""

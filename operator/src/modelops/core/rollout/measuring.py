@@ -32,18 +32,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from modelops.api.rollout import (
-    ABArm,
-    ABTestStep,
-    AnalysisCheck,
-    AnalysisStatus,
-    Builtin,
-    Measurement,
-    RolloutSpec,
-    Step,
-    Traffic,
-    Verdict,
-)
+from modelops.api.analysis import AnalysisCheck, Builtin
+from modelops.api.rollout import ABArm, AnalysisStatus, Measurement, RolloutSpec, Traffic, Verdict
+from modelops.api.steps import ABTestStep, Step
 from modelops.core.analysis.arms import Proportion
 from modelops.core.analysis.noninferiority import rate_noninferiority
 from modelops.core.analysis.sequential import SequentialDecision, decide_step
@@ -53,8 +44,8 @@ from modelops.core.conditions import parse_time
 from modelops.core.drift.binned import align, js_distance
 from modelops.core.durations import parse_duration
 from modelops.core.rollout import steps as schedule
-from modelops.core.rollout.machine import IN_FLIGHT, POLL_SECONDS, StepAnalysis, StepRef
 from modelops.core.rollout.traffic import Split
+from modelops.core.rollout.types import IN_FLIGHT, POLL_SECONDS, StepAnalysis, StepRef
 
 DEFAULT_MIN_SAMPLES = 20
 # The Jensen-Shannon distance between two samples of the SAME distribution is not 0: with n scores

@@ -27,7 +27,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from modelops.api.common import to_wire
-from modelops.api.rollout import ABDecision, RolloutSpec, Step
+from modelops.api.rollout import ABDecision, RolloutSpec
+from modelops.api.steps import Step
 from modelops.core.durations import parse_duration
 
 HASH_LENGTH = 16

@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from modelops.api.rollout import Step, Traffic
+from modelops.api.rollout import Traffic
+from modelops.api.steps import Step
 
 
 @dataclass(frozen=True)

@@ -11,18 +11,27 @@ reconcile closes it. Traffic never waits for MLflow.
 The tags on a failed candidate are *edge-triggered* (they record one event: why it was rolled
 back), so a batch that could not be written is queued in ``status.registry.pendingTags`` and
 retried on every reconcile, bounded so a long MLflow outage cannot grow the status without limit.
+
+``registry_status`` decides what the status says after the writes: ``status.registry`` and the
+``RegistrySynced`` condition (the reconciler only carries the writes out).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from modelops.core.rollout.intents import CHALLENGER, CHAMPION, AliasMove, VersionTag
-from modelops.core.rollout.machine import IN_FLIGHT
+from modelops.core.drafting import StatusDraft
+from modelops.core.intents import Event
+from modelops.core.rollout.actions import CHALLENGER, CHAMPION, AliasMove, VersionTag
+from modelops.core.rollout.types import IN_FLIGHT
 
 PENDING_KEPT = 10
+REGISTRY_SYNCED = "RegistrySynced"
+# A registry write that failed is tried again this soon (traffic and status never wait for it).
+REGISTRY_RETRY_SECONDS = 30.0
 
 
 def desired_aliases(status: Mapping[str, Any]) -> dict[str, str | None]:
@@ -50,10 +59,12 @@ def alias_writes(model: str, status: Mapping[str, Any]) -> list[AliasMove]:
 
 @dataclass(frozen=True)
 class RegistryOutcome:
-    """What a reconcile managed to write: the aliases now recorded and the tags still pending."""
+    """What a reconcile managed to write: the aliases now recorded, the tags still pending, and
+    what failed (MLflow's words)."""
 
     aliases: Mapping[str, str | None]
     pending: Sequence[VersionTag]
+    problems: Sequence[str] = ()
 
 
 def recorded_status(outcome: RegistryOutcome) -> dict[str, Any]:
@@ -78,3 +89,28 @@ def pending_tags(model: str, status: Mapping[str, Any]) -> list[VersionTag]:
         if isinstance(item, Mapping) and item.get("modelVersion"):
             found.append(VersionTag(model, str(item["modelVersion"]), dict(item.get("tags") or {})))
     return found
+
+
+def registry_status(status: Mapping[str, Any], outcome: RegistryOutcome | None, *, generation: int | None,
+                    now: datetime) -> tuple[dict[str, Any], list[Event], float | None]:
+    """The status after the registry writes (``outcome``; None: no MLflow configured):
+    ``status.registry`` as MLflow now has it and the ``RegistrySynced`` condition — a Warning Event
+    only when it turns False — and how soon to retry what failed."""
+    draft = StatusDraft(status, generation, now)
+    if outcome is None:
+        draft.condition(REGISTRY_SYNCED, "Unknown", "MLflowNotConfigured",
+                        "the operator has no MLflow server configured; aliases and tags are not written")
+        return draft.data, draft.events, None
+    recorded = recorded_status(outcome)
+    if recorded:
+        draft.data["registry"] = recorded
+    else:
+        draft.data.pop("registry", None)
+    if outcome.problems:
+        draft.condition(REGISTRY_SYNCED, False, "RegistryWriteFailed", "; ".join(outcome.problems)[:4096],
+                        event="Warning", event_reason="RegistryNotSynced")
+        return draft.data, draft.events, REGISTRY_RETRY_SECONDS
+    champion = outcome.aliases.get(CHAMPION)
+    draft.condition(REGISTRY_SYNCED, True, "Synced",
+                    f"MLflow alias champion -> {champion}" if champion else "nothing to record yet")
+    return draft.data, draft.events, None
