@@ -11,9 +11,17 @@ import yaml
 
 from modelops.api import RolloutSpec, TrainingRunSpec
 from modelops.core.acceptance import field_path, judge_spec, plan_acceptance_status
-from modelops.reconcilers.acceptance import status_changes
+from modelops.core.drafting import status_patch
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def status_changes(spec_model: type, body: dict, now: datetime) -> dict:  # type: ignore[type-arg]
+    """What the DriftMonitor reconciler writes: the acceptance status as a merge patch from what is stored."""
+    stored = body.get("status") or {}
+    planned = {**stored, **plan_acceptance_status(spec_model, body.get("spec"), stored,
+                                                   body["metadata"].get("generation"), now)}
+    return status_patch(stored, planned)
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 

@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from modelops.api import DriftMonitor, ModelVersion, Rollout, TrainingRun, crdgen, to_wire
 from modelops.api.common import DURATION_PATTERN, Condition, ConditionStatus, Resource
 from modelops.api.driftmonitor import BUILTIN_THRESHOLDS, PREDICTION_FEATURE, Statistic, StatisticThresholds, Thresholds
-from modelops.api.rollout import CanaryStep, HistoryEntry, Measurement, RolloutSpec, Step, Verdict
+from modelops.api.rollout import HistoryEntry, Measurement, RolloutSpec, Verdict
+from modelops.api.steps import CanaryStep, Step
 from modelops.api.trainingrun import TrainingRunSpec
 
 REPO = Path(__file__).resolve().parents[2]

@@ -35,3 +35,35 @@ def test_every_module_opens_with_a_docstring() -> None:
         if not source.startswith(('"""', "'''", 'r"""')):
             missing.append(str(path.relative_to(REPO)))
     assert missing == []
+
+
+def test_every_kopf_handler_is_async() -> None:
+    """kopf runs a sync handler in a worker thread, where waking the event loop's objects is not
+    safe (an ``asyncio.Event.set()`` from there can be lost): every handler the operator registers
+    is ``async def``, so none can touch the loop from the wrong thread."""
+    import ast
+
+    offenders = []
+    for path in (REPO / "operator" / "src" / "modelops" / "handlers").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            for decorator in node.decorator_list:
+                target = decorator.func if isinstance(decorator, ast.Call) else decorator
+                if ast.unparse(target).startswith("kopf."):
+                    offenders.append(f"{path.name}:{node.lineno} {node.name}")
+    assert offenders == [], f"sync kopf handlers: {offenders}"
+
+
+def test_every_package_docstring_says_what_the_package_owns() -> None:
+    """Not a placeholder, not just the package's name: a newcomer opening the package learns what
+    is in it (at least a sentence)."""
+    import ast
+
+    thin = []
+    roots = [REPO / "operator" / "src" / "modelops", REPO / "hack" / "localcluster"]
+    for init in [p for root in roots for p in root.rglob("__init__.py")]:
+        text = (ast.get_docstring(ast.parse(init.read_text())) or "").strip()
+        if len(text.split()) < 8 or text.lower().rstrip(".") in {"placeholder", init.parent.name}:
+            thin.append(f"{init.relative_to(REPO)}: {text!r}")
+    assert thin == [], "package docstrings that do not say what the package owns: " + "; ".join(thin)

@@ -9,8 +9,9 @@ import math
 
 import pytest
 
-from localcluster.prometheus_server import upstream_version
-from modelops.metrics.prometheus import MetricsError, Sample, parse_query_data, split_credentials
+from localcluster.prometheus_binary import upstream_version
+from modelops.http import split_credentials
+from modelops.metrics.prometheus import MetricsError, Sample, parse_query_data
 
 
 def test_a_vector_becomes_one_sample_per_series() -> None:

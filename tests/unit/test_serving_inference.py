@@ -9,10 +9,8 @@ code; review the diff by eye before committing it.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,8 +30,8 @@ from modelops.core.serving.inference import (
     desired_inference_service,
     inference_service_name,
 )
+from tests.support.golden import assert_golden
 
-GOLDEN = Path(__file__).parent / "golden"
 UID = "0d6b3c8e-7a41-4f2b-9c55-1e2f3a4b5c6d"
 LOG_SINK = "http://modelops-logsink.modelops.svc.cluster.local:8080"
 DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -164,12 +162,7 @@ def _predictor(isvc: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_isvc_matches_golden(case: str) -> None:
     isvc = CASES[case]()
-    path = GOLDEN / f"{case}.yaml"
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(isvc, sort_keys=False, default_flow_style=False, width=120))
-    assert path.exists(), f"{path} is missing: run the tests with UPDATE_GOLDEN=1 and review the file"
-    assert isvc == yaml.safe_load(path.read_text())
+    assert_golden(case, isvc)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -8,13 +8,10 @@ the diff by eye before committing it.
 from __future__ import annotations
 
 import json
-import os
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -31,8 +28,8 @@ from modelops.core.training.jobs import (
     image_pinned,
     job_name,
 )
+from tests.support.golden import assert_golden
 
-GOLDEN = Path(__file__).parent / "golden"
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 UID = "5f0c7a52-1d0e-4c53-9f8e-2b4a1c3d5e6f"
 RUN_ID = "8a1f2e3d4c5b6a7980f1e2d3c4b5a697"
@@ -133,12 +130,7 @@ def _env(job: dict[str, Any]) -> dict[str, str]:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_job_matches_golden(case: str) -> None:
     job = CASES[case]()
-    path = GOLDEN / f"{case}.yaml"
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(job, sort_keys=False, default_flow_style=False, width=120))
-    assert path.exists(), f"{path} is missing: run the tests with UPDATE_GOLDEN=1 and review the file"
-    assert job == yaml.safe_load(path.read_text())
+    assert_golden(case, job)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

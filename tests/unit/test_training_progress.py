@@ -21,18 +21,20 @@ from modelops.api.trainingrun import TrainingPhase, TrainingRunSpec
 from modelops.core.conditions import format_time, get_condition
 from modelops.core.ownership import Claim, ClaimState, Rejection
 from modelops.core.training.jobs import desired_job
-from modelops.core.training.progress import (
-    POLL_ACTIVE_SECONDS,
-    TERMINAL,
-    UID_TAG,
+from modelops.core.training.observation import (
     JobState,
     MLflowRunState,
     PodState,
-    RegisterRequest,
     Registration,
     RunRequest,
     TrainingDecision,
     TrainingObservation,
+)
+from modelops.core.training.progress import (
+    POLL_ACTIVE_SECONDS,
+    TERMINAL,
+    UID_TAG,
+    RegisterRequest,
     model_version_name,
     plan,
 )
@@ -931,7 +933,11 @@ def test_huge_timeout_does_not_crash_plan() -> None:
     it): an object stored before that rule must become a condition, never an exception."""
     spec = {**SPEC, "timeout": "1000000000000h"}
     TrainingRunSpec.model_validate(spec)  # the Python model accepts it
-    run_plan(observe(status_run_started(spec), spec=spec, mlflow_run=RUN))
+    decision = run_plan(observe(status_run_started(spec), spec=spec, mlflow_run=RUN))
+    accepted = next(c for c in decision.status["conditions"] if c["type"] == "Accepted")
+    assert (accepted["status"], accepted["reason"]) == ("False", "InvalidSpec")
+    assert accepted["message"].startswith("spec.timeout: ")
+    assert decision.apply_job is None
 
 
 # -- idempotence: same inputs at a later time -----------------------------------------------------

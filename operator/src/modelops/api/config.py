@@ -104,3 +104,9 @@ class OperatorConfig(SpecModel):
     training: TrainingSettings = Field(default_factory=TrainingSettings, description="Training defaults.")
     serving: ServingSettings = Field(default_factory=ServingSettings, description="Serving defaults.")
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings, description="Rollout analysis.")
+
+    def pool_for(self, requested: str | None) -> tuple[str | None, NodePool | None]:
+        """(name, pool) a spec's ``nodePool`` resolves to: the one named, else ``defaultNodePool``;
+        the pool is None when the name is not configured (the caller reports that)."""
+        name = requested or self.default_node_pool
+        return name, (self.node_pools.get(name) if name else None)

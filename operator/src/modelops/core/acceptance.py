@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from modelops.core.conditions import set_condition
 
 ACCEPTED = "Accepted"
+SpecT = TypeVar("SpecT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -35,15 +36,23 @@ def field_path(location: tuple[int | str, ...], root: str = "spec") -> str:
     return path
 
 
-def judge_spec(spec_model: type[BaseModel], spec: Mapping[str, Any] | None) -> Verdict:
+def parse_spec(spec_model: type[SpecT], spec: Mapping[str, Any] | None) -> tuple[SpecT | None, Verdict]:
+    """The spec parsed with its model, and the verdict; None when it does not parse (the verdict
+    names every field that is wrong, as ``spec.steps[0].canary.weight: ...``)."""
     if spec is None:
-        return Verdict(False, "InvalidSpec", "spec: Required value")
+        return None, Verdict(False, "InvalidSpec", "spec: Required value")
     try:
-        spec_model.model_validate(dict(spec))
-    except ValidationError as error:
+        parsed = spec_model.model_validate(dict(spec))
+    except (ValidationError, TypeError, ValueError) as error:
+        if not isinstance(error, ValidationError):
+            return None, Verdict(False, "InvalidSpec", f"spec: {error}")
         problems = [f"{field_path(tuple(e['loc']))}: {e['msg']}" for e in error.errors()]
-        return Verdict(False, "InvalidSpec", "; ".join(problems))
-    return Verdict(True, "Valid", "spec accepted")
+        return None, Verdict(False, "InvalidSpec", "; ".join(problems))
+    return parsed, Verdict(True, "Valid", "spec accepted")
+
+
+def judge_spec(spec_model: type[BaseModel], spec: Mapping[str, Any] | None) -> Verdict:
+    return parse_spec(spec_model, spec)[1]
 
 
 def plan_acceptance_status(

@@ -31,7 +31,7 @@ class StatusDraft:
             self.data["conditions"] = [{**c, "observedGeneration": generation} for c in self._stored]
 
     def condition(self, type: str, status: ConditionStatus | bool, reason: str, message: str,
-                  event: str | None = None) -> None:
+                  event: str | None = None, event_reason: str | None = None) -> None:
         value: ConditionStatus = ("True" if status else "False") if isinstance(status, bool) else status
         old = get_condition(self._stored, type)
         entry = set_condition([old] if old is not None else [], type=type, status=value, reason=reason,
@@ -48,7 +48,7 @@ class StatusDraft:
         if earlier is not None and earlier in self.events:
             self.events.remove(earlier)  # the last word of this plan on a condition is the one said
         if event and (old is None or old.get("status") != value or old.get("reason") != reason):
-            self._evented[type] = Event(event, reason, message)
+            self._evented[type] = Event(event, event_reason or reason, message)
             self.events.append(self._evented[type])
 
 

@@ -15,6 +15,7 @@ import hashlib
 import re
 from typing import Any
 
+from modelops.api.common import API_VERSION
 from modelops.api.config import NodePool, ServingSettings
 from modelops.api.modelversion import ModelVersionSpec
 from modelops.core.naming import MAX_LABEL, dns_label
@@ -136,7 +137,7 @@ def desired_inference_service(
             "labels": labels,
             "annotations": annotations,
             "ownerReferences": [{
-                "apiVersion": "modelops.io/v1alpha1", "kind": "ModelVersion", "name": name, "uid": uid,
+                "apiVersion": API_VERSION, "kind": "ModelVersion", "name": name, "uid": uid,
                 "controller": True, "blockOwnerDeletion": True,
             }],
         },

@@ -20,11 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from modelops.api.config import OperatorConfig
 from modelops.api.modelversion import ModelVersionSpec, Role
-from modelops.core.acceptance import field_path
+from modelops.core.acceptance import parse_spec
 from modelops.core.artifacts import fetchable, not_fetchable_message
 from modelops.core.conditions import get_condition
 from modelops.core.drafting import StatusDraft
@@ -189,16 +187,14 @@ def _registry_tags(obs: ModelVersionObservation, spec: ModelVersionSpec) -> dict
 
 def plan(obs: ModelVersionObservation, config: OperatorConfig, now: datetime) -> ModelVersionDecision:
     st = StatusDraft(obs.status, obs.generation, now)
-    try:
-        spec = ModelVersionSpec.model_validate(dict(obs.spec or {}))
-    except ValidationError as error:
-        message = "; ".join(f"{field_path(tuple(e['loc']))}: {e['msg']}" for e in error.errors())
-        st.condition("Accepted", "False", "InvalidSpec", message, event="Warning")
+    spec, verdict = parse_spec(ModelVersionSpec, obs.spec or {})
+    if spec is None:
+        st.condition("Accepted", False, verdict.reason, verdict.message, event="Warning")
         return ModelVersionDecision(status=st.data, events=st.events)
 
     serving = spec.serving
     serving_enabled = serving is None or serving.enabled
-    pool_name = (serving.node_pool if serving else None) or config.default_node_pool
+    pool_name, pool = config.pool_for(serving.node_pool if serving else None)
     if serving_enabled and pool_name and pool_name not in config.node_pools:
         known = ", ".join(sorted(config.node_pools)) or "none"
         where = "spec.serving.nodePool" if serving and serving.node_pool else "the operator's defaultNodePool"
@@ -317,7 +313,6 @@ def plan(obs: ModelVersionObservation, config: OperatorConfig, now: datetime) ->
         st.condition("Ready", "True" if state.ready else "False", state.reason, state.message,
                      event="Normal" if state.ready else None)
     else:
-        pool = config.node_pools.get(pool_name) if pool_name else None
         decision.apply_inference_service = desired_inference_service(
             name=obs.name, namespace=obs.namespace, uid=obs.uid, spec=spec, storage_uri=storage_uri,
             pool=pool, settings=config.serving,

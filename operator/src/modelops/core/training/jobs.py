@@ -19,6 +19,7 @@ import json
 import re
 from typing import Any
 
+from modelops.api.common import API_VERSION
 from modelops.api.config import NodePool, TrainingSettings
 from modelops.api.trainingrun import TrainingRunSpec, hyperparameter_env_name
 from modelops.core.durations import parse_duration
@@ -131,7 +132,7 @@ def desired_job(
             "labels": labels,
             "annotations": {"modelops.io/mlflow-run-id": mlflow_run_id},
             "ownerReferences": [{
-                "apiVersion": "modelops.io/v1alpha1",
+                "apiVersion": API_VERSION,
                 "kind": "TrainingRun",
                 "name": name,
                 "uid": uid,

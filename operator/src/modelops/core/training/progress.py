@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
-from modelops.api.common import to_wire
+from modelops.api.common import API_VERSION, to_wire
 from modelops.api.config import OperatorConfig
 from modelops.api.trainingrun import RegisterSpec, TrainingPhase, TrainingRunSpec
-from modelops.core.acceptance import field_path
+from modelops.core.acceptance import parse_spec
 from modelops.core.artifacts import fetchable, not_fetchable_message
 from modelops.core.conditions import format_time, get_condition
 from modelops.core.drafting import StatusDraft
@@ -30,15 +27,21 @@ from modelops.core.intents import Event, RegisterRequest
 from modelops.core.naming import dns_label
 from modelops.core.ownership import (
     REFUSED_RETRY_SECONDS,
-    Claim,
     Owner,
-    Rejection,
     conflict_message,
     refusal_message,
     rejection_reason,
 )
 from modelops.core.training.gates import evaluate_gates, failure_message
 from modelops.core.training.jobs import MODEL_LABEL, RUN_LABEL, desired_job, image_pinned, job_name
+from modelops.core.training.observation import (
+    MLflowRunState,
+    PodState,
+    Registration,
+    RunRequest,
+    TrainingDecision,
+    TrainingObservation,
+)
 
 TERMINAL = frozenset({TrainingPhase.SUCCEEDED, TrainingPhase.REJECTED, TrainingPhase.FAILED})
 UID_TAG = "modelops.io/uid"
@@ -46,93 +49,13 @@ UID_TAG = "modelops.io/uid"
 POLL_ACTIVE_SECONDS = 15.0
 
 
-@dataclass(frozen=True)
-class JobState:
-    active: int = 0
-    ready: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    complete: bool = False
-    failure: tuple[str, str] | None = None  # (reason, message) of the Failed condition
-    start_time: str | None = None
-    completion_time: str | None = None
 
 
-@dataclass(frozen=True)
-class PodState:
-    name: str
-    phase: str
-    unschedulable_since: datetime | None = None
-    unschedulable_message: str | None = None
-    terminated_reason: str | None = None
-    terminated_message: str | None = None
-    exit_code: int | None = None
-    created: datetime | None = None
 
-
-@dataclass(frozen=True)
-class MLflowRunState:
-    run_id: str
-    experiment_id: str
-    status: str
-    artifact_uri: str
-    metrics: Mapping[str, float]
-    url: str
-
-
-@dataclass(frozen=True)
-class Registration:
-    name: str
-    version: str
-
-
-@dataclass(frozen=True)
-class TrainingObservation:
-    name: str
-    namespace: str
-    uid: str
-    generation: int | None
-    spec: Mapping[str, Any] | None
-    status: Mapping[str, Any]
-    mlflow_run: MLflowRunState | None = None
-    job: JobState | None = None
-    pods: tuple[PodState, ...] = ()
-    registered: Registration | None = None
-    # Whose the Job of this run's name is (ownership.claim); a foreign Job is never read or written.
-    job_claim: Claim | None = None
-    # A write refused for good in this reconcile (the plan runs again with it).
-    rejection: Rejection | None = None
-    model_version_exists: bool = False
-    # The name the run's ModelVersion has or will get: model_version_name(), unless a record not
-    # made by this run already holds that name (then the observer picks alternative_name()).
-    model_version_name: str | None = None
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    experiment: str
-    run_name: str
-    tags: dict[str, str]
-    params: dict[str, str]
-
-
-@dataclass
-class TrainingDecision:
-    status: dict[str, Any]
-    start_mlflow_run: RunRequest | None = None
-    apply_job: dict[str, Any] | None = None
-    register: RegisterRequest | None = None
-    create_model_version: dict[str, Any] | None = None
-    end_mlflow_run: str | None = None  # FINISHED | FAILED | KILLED
-    mlflow_tags: dict[str, str] = field(default_factory=dict)
-    events: list[Event] = field(default_factory=list)
-    requeue_after: float | None = None
-
-    @property
-    def needs_another_pass(self) -> bool:
-        """Actions whose results the next plan needs (a run id, a registry version)."""
-        return self.start_mlflow_run is not None or self.register is not None \
-            or self.create_model_version is not None
+def finished(status: Mapping[str, Any]) -> bool:
+    """A run in a terminal phase: its plan reads nothing but its spec and status (no MLflow, Job or
+    Pod), so the reconciler observes nothing else."""
+    return status.get("phase") in {phase.value for phase in TERMINAL}
 
 
 def model_version_name(model: str, version: str) -> str:
@@ -167,9 +90,8 @@ class _Status(StatusDraft):
             self.events.append(Event(event, reason or phase.value, message))
 
 
-def _run_request(obs: TrainingObservation, spec: TrainingRunSpec, pool_name: str | None,
-                 config: OperatorConfig) -> RunRequest:
-    pool = config.node_pools.get(pool_name) if pool_name else None
+def _run_request(obs: TrainingObservation, spec: TrainingRunSpec, config: OperatorConfig) -> RunRequest:
+    pool_name, pool = config.pool_for(spec.node_pool)
     tags = {
         UID_TAG: obs.uid,
         "modelops.io/trainingrun": f"{obs.namespace}/{obs.name}",
@@ -234,7 +156,7 @@ def _model_version_manifest(obs: TrainingObservation, spec: TrainingRunSpec, reg
     if annotations:
         metadata["annotations"] = annotations
     # No ownerReferences: a registered model must outlive the run that made it.
-    return {"apiVersion": "modelops.io/v1alpha1", "kind": "ModelVersion", "metadata": metadata, "spec": mv_spec}
+    return {"apiVersion": API_VERSION, "kind": "ModelVersion", "metadata": metadata, "spec": mv_spec}
 
 
 def _last_failure(pods: tuple[PodState, ...]) -> str:
@@ -270,14 +192,12 @@ def plan(obs: TrainingObservation, config: OperatorConfig, now: datetime) -> Tra
     st = _Status(obs, now)
 
     # -- Accepted: the spec parses, the pool and MLflow are configured -------------------------
-    try:
-        spec = TrainingRunSpec.model_validate(dict(obs.spec or {}))
-    except ValidationError as error:
-        message = "; ".join(f"{field_path(tuple(e['loc']))}: {e['msg']}" for e in error.errors())
-        st.condition("Accepted", False, "InvalidSpec", message, event="Warning")
+    spec, verdict = parse_spec(TrainingRunSpec, obs.spec or {})
+    if spec is None:
+        st.condition("Accepted", False, verdict.reason, verdict.message, event="Warning")
         return TrainingDecision(status=st.data, events=st.events)
 
-    pool_name = spec.node_pool or config.default_node_pool
+    pool_name, pool = config.pool_for(spec.node_pool)
     started = bool(st.data.get("job"))
     timeout_problem = _duration_problem(spec.timeout)
     if timeout_problem:
@@ -325,7 +245,7 @@ def plan(obs: TrainingObservation, config: OperatorConfig, now: datetime) -> Tra
     if run is None:
         st.move(TrainingPhase.PENDING, "creating the MLflow run")
         return TrainingDecision(status=st.data, events=st.events,
-                                start_mlflow_run=_run_request(obs, spec, pool_name, config))
+                                start_mlflow_run=_run_request(obs, spec, config))
     st.data["mlflow"] = {"runId": run.run_id, "experimentId": run.experiment_id, "url": run.url}
 
     # -- The Job ------------------------------------------------------------------------------
@@ -340,7 +260,7 @@ def plan(obs: TrainingObservation, config: OperatorConfig, now: datetime) -> Tra
                                     mlflow_tags={"modelops.outcome": "failed", "modelops.reason": "JobDeleted"})
         manifest = desired_job(
             name=obs.name, namespace=obs.namespace, uid=obs.uid, spec=spec,
-            pool=config.node_pools.get(pool_name) if pool_name else None, pool_name=pool_name,
+            pool=pool, pool_name=pool_name,
             mlflow_run_id=run.run_id,
             tracking_uri=config.mlflow.job_tracking_uri or config.mlflow.tracking_uri,
             settings=config.training,
