@@ -8,19 +8,24 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/hack
 
-.PHONY: help install dev test lint unit integration crds crds-check cluster-build cluster-up cluster-down cluster-status bench bench-rollback bench-drift bench-trace bench-sink clean
+.PHONY: help install lock dev test lint unit harness integration crds crds-check cluster-build cluster-up cluster-down cluster-status bench bench-rollback bench-drift bench-trace bench-sink bench-scale clean
 
 help:
 	@echo "make dev    - local control plane + CRDs + MLflow + the operator in the foreground (Ctrl-C stops all)"
 	@echo "make test   - lint, type checks, layer contracts and every test tier on a local control plane"
 	@echo "make crds   - regenerate crds/ from the pydantic models"
-	@echo "make bench  - benchmarks (rollback latency, drift engine against Evidently, trace lookups, log sink), each against a peer"
+	@echo "make bench  - benchmarks (rollback latency, drift engine against Evidently, trace lookups, log sink, scale), each against a peer"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
+
+# Pin the dev environment anew (after a dependency in pyproject.toml changed).
+lock: $(STAMP)
+	@{ sed -n '1,3p' constraints.txt; $(PY) -m pip freeze --exclude-editable | grep -v '^modelops'; } > constraints.new
+	@mv constraints.new constraints.txt
 
 install: $(STAMP)
 
@@ -53,13 +58,16 @@ unit: $(STAMP)
 integration: $(STAMP) cluster-build
 	$(PY) -m pytest tests/integration
 
+harness: $(STAMP) cluster-build
+	$(PY) -m pytest tests/harness
+
 # Every tier, in one pytest run so one summary counts them all. MODELOPS_REQUIRE_TIERS makes the
 # run fail if a tier collected nothing or anything was skipped: a silent tier is a defect.
 test: lint crds-check cluster-build
-	MODELOPS_REQUIRE_TIERS=unit,integration $(PY) -m pytest tests/unit tests/integration
+	MODELOPS_REQUIRE_TIERS=unit,harness,integration $(PY) -m pytest tests/unit tests/harness tests/integration
 
 # Benchmarks print their numbers and the peer measured in the same run (not part of make test).
-bench: bench-rollback bench-drift bench-trace bench-sink
+bench: bench-rollback bench-drift bench-trace bench-sink bench-scale
 
 bench-rollback: $(STAMP) cluster-build
 	$(PY) bench/rollback.py --rounds 50
@@ -74,6 +82,10 @@ bench-trace: $(STAMP)
 
 bench-sink: $(STAMP)
 	$(PY) bench/sink.py --calls 60000
+
+# Fresh local control planes at three sizes, up to 5,000 ModelVersions and 1,000 Rollouts (~30 min).
+bench-scale: $(STAMP) cluster-build
+	PYTHONPATH=hack $(PY) bench/scale.py --sizes 10/2,1000/200,5000/1000
 
 dev: $(STAMP) cluster-build
 	$(PY) hack/localcluster dev

@@ -1,7 +1,8 @@
 """Suite-wide guards: a tier that collected nothing, or any skipped test, fails the run.
 
-``make test`` sets ``MODELOPS_REQUIRE_TIERS=unit,integration``. A real part that cannot start
-must fail loudly, so a skip is never an acceptable outcome of the full suite.
+``make test`` sets ``MODELOPS_REQUIRE_TIERS`` to every tier it runs (unit, harness, integration...).
+A real part that cannot start must fail loudly, so a skip is never an acceptable outcome of the
+full suite.
 """
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
+# The fixtures on real parts, registered once for every tier (one cluster per session).
+pytest_plugins = ["tests.support.fixtures"]
+
 TESTS = Path(__file__).parent
+# Tiers that need the local control plane; each gets the marker of its name.
+REAL_TIERS = ("integration", "harness", "e2e", "chaos")
 _collected: dict[str, int] = {}
 _skipped: list[str] = []
 
@@ -25,8 +31,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         tier = Path(item.fspath).relative_to(TESTS).parts[0]
         _collected[tier] = _collected.get(tier, 0) + 1
-        if tier == "integration":
-            item.add_marker(pytest.mark.integration)
+        if tier in REAL_TIERS:
+            item.add_marker(getattr(pytest.mark, tier))
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

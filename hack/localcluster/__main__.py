@@ -29,26 +29,29 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from localcluster import building, versions
-from localcluster.cluster import ClusterState, LocalCluster, _alive, default_directory, free_port, stop_detached
-from localcluster.prometheus_server import ensure_prometheus_binaries
+from localcluster.cluster import ClusterState, LocalCluster, alive, default_directory, free_port, stop_detached
+from localcluster.prometheus_binary import ensure_prometheus_binaries
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="localcluster", description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, default=None, help="cluster state directory")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("build", help="build or find the cached binaries")
-    sub.add_parser("up", help="start a detached cluster")
-    sub.add_parser("down", help="stop the detached cluster")
-    sub.add_parser("status", help="show what runs")
-    sub.add_parser("kubeconfig", help="print the kubeconfig path")
+    sub.add_parser("build", help="build or find the cached binaries").set_defaults(func=_build)
+    sub.add_parser("up", help="start a detached cluster").set_defaults(func=_up)
+    sub.add_parser("down", help="stop the detached cluster").set_defaults(func=_down)
+    sub.add_parser("status", help="show what runs").set_defaults(func=_status)
+    sub.add_parser("kubeconfig", help="print the kubeconfig path").set_defaults(func=_kubeconfig)
     run = sub.add_parser("run", help="start a cluster, run a command against it, stop the cluster")
     run.add_argument("cmd", nargs=argparse.REMAINDER)
-    sub.add_parser("dev", help="cluster + MLflow + the operator in the foreground (make dev)")
+    run.set_defaults(func=_run)
+    sub.add_parser("dev", help="cluster + MLflow + the operator in the foreground (make dev)").set_defaults(
+        func=lambda args: _dev(args.directory))
     train = sub.add_parser("train", help="play the training container of a TrainingRun")
     train.add_argument("-n", "--namespace", default="default")
     train.add_argument("--degrade", type=float, default=0.0, help="fraction of labels to flip (a bad model)")
     train.add_argument("run_name")
+    train.set_defaults(func=_train)
     serve = sub.add_parser("serve", help="play KServe, the gateway and the model servers for a namespace's Rollouts")
     serve.add_argument("-n", "--namespace", default="default")
     serve.add_argument("--bad", action="extend", nargs="+", default=[], metavar="MODELVERSION",
@@ -56,72 +59,83 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--better", action="extend", nargs="+", default=[], metavar="MODELVERSION",
                        help="versions that convert 3x better in an A/B test")
     serve.add_argument("--rate", type=float, default=400.0, help="requests a second per Rollout (default 400)")
+    serve.set_defaults(func=lambda args: _serve(args.directory, args.namespace, bad=args.bad, better=args.better,
+                                                rate=args.rate))
     args = parser.parse_args(argv)
-    directory: Path = args.dir or default_directory()
+    args.directory = args.dir or default_directory()
+    if args.command == "run" and not [c for c in args.cmd if c != "--"]:
+        parser.error("run needs a command after --")
+    return int(args.func(args))
 
-    if args.command == "build":
-        for name, path in building.ensure_binaries().items():
-            print(f"{name:24} {path}")
-        print(f"{'helm':24} {building.ensure_helm()}")
-        for name, path in ensure_prometheus_binaries().items():
-            print(f"{name:24} {path}")
-        return 0
-    if args.command == "up":
-        cluster = LocalCluster(directory, detached=True)
-        try:
-            cluster.start()
-        except BaseException:
-            cluster.stop()
-            raise
-        print(f"local cluster up in {cluster.startup_seconds:.1f}s at {cluster.server}")
-        print(f"export KUBECONFIG={cluster.kubeconfig}")
-        return 0
-    if args.command == "down":
-        print("stopped" if stop_detached(directory) else f"no cluster recorded in {directory}")
-        return 0
-    if args.command == "status":
-        state = ClusterState.load(directory)
-        if state is None:
-            print(f"no cluster recorded in {directory}")
-            return 1
-        print(f"server     {state.server} (Kubernetes {state.kubernetes})")
-        print(f"kubeconfig {state.kubeconfig}")
-        healthy = True
-        for name, pid in state.pids.items():
-            alive = _alive(pid)
-            healthy &= alive
-            print(f"{name:24} pid {pid:<8} {'running' if alive else 'DEAD'}")
-        return 0 if healthy else 1
-    if args.command == "kubeconfig":
-        state = ClusterState.load(directory)
-        if state is None:
-            print(f"no cluster recorded in {directory}", file=sys.stderr)
-            return 1
-        print(state.kubeconfig)
-        return 0
-    if args.command == "run":
-        cmd = [c for c in args.cmd if c != "--"]
-        if not cmd:
-            parser.error("run needs a command after --")
-        with LocalCluster(directory) as cluster:
-            print(f"local cluster up in {cluster.startup_seconds:.1f}s at {cluster.server}", flush=True)
-            print(f"point kubectl at it:  export KUBECONFIG={cluster.kubeconfig}", flush=True)
-            child = subprocess.Popen(cmd, env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)})
-            # Ctrl-C reaches the child through the terminal's process group; wait for it to finish.
-            signal.signal(signal.SIGINT, lambda *_: None)
-            signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
-            return child.wait()
-    if args.command == "dev":
-        return _dev(directory)
-    if args.command == "train":
-        from localcluster.playing import play_training
 
-        state = ClusterState.load(directory)
-        kubeconfig = Path(state.kubeconfig) if state else Path(os.environ.get("KUBECONFIG", ""))
-        return play_training(kubeconfig, args.namespace, args.run_name, degrade=args.degrade)
-    if args.command == "serve":
-        return _serve(directory, args.namespace, bad=args.bad, better=args.better, rate=args.rate)
-    return 2
+def _build(args: argparse.Namespace) -> int:
+    for name, path in building.ensure_binaries().items():
+        print(f"{name:24} {path}")
+    print(f"{'helm':24} {building.ensure_helm()}")
+    for name, path in ensure_prometheus_binaries().items():
+        print(f"{name:24} {path}")
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    cluster = LocalCluster(args.directory, detached=True)
+    try:
+        cluster.start()
+    except BaseException:
+        cluster.stop()
+        raise
+    print(f"local cluster up in {cluster.startup_seconds:.1f}s at {cluster.server}")
+    print(f"export KUBECONFIG={cluster.kubeconfig}")
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    print("stopped" if stop_detached(args.directory) else f"no cluster recorded in {args.directory}")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    state = ClusterState.load(args.directory)
+    if state is None:
+        print(f"no cluster recorded in {args.directory}")
+        return 1
+    print(f"server     {state.server} (Kubernetes {state.kubernetes})")
+    print(f"kubeconfig {state.kubeconfig}")
+    healthy = True
+    for name, pid in state.pids.items():
+        running = alive(pid)
+        healthy &= running
+        print(f"{name:24} pid {pid:<8} {'running' if running else 'DEAD'}")
+    return 0 if healthy else 1
+
+
+def _kubeconfig(args: argparse.Namespace) -> int:
+    state = ClusterState.load(args.directory)
+    if state is None:
+        print(f"no cluster recorded in {args.directory}", file=sys.stderr)
+        return 1
+    print(state.kubeconfig)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    cmd = [c for c in args.cmd if c != "--"]
+    with LocalCluster(args.directory) as cluster:
+        print(f"local cluster up in {cluster.startup_seconds:.1f}s at {cluster.server}", flush=True)
+        print(f"point kubectl at it:  export KUBECONFIG={cluster.kubeconfig}", flush=True)
+        child = subprocess.Popen(cmd, env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)})
+        # Ctrl-C reaches the child through the terminal's process group; wait for it to finish.
+        signal.signal(signal.SIGINT, lambda *_: None)
+        signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
+        return child.wait()
+
+
+def _train(args: argparse.Namespace) -> int:
+    from localcluster.playing import play_training
+
+    state = ClusterState.load(args.directory)
+    kubeconfig = Path(state.kubeconfig) if state else Path(os.environ.get("KUBECONFIG", ""))
+    return play_training(kubeconfig, args.namespace, args.run_name, degrade=args.degrade)
 
 
 def _dev(directory: Path) -> int:
@@ -180,7 +194,8 @@ operator configuration: {config_path}  (Ctrl-C stops everything)
 """, flush=True)
             env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "MODELOPS_CONFIG": str(config_path)}
             child = subprocess.Popen(
-                [sys.executable, "-m", "modelops", "--liveness", "http://127.0.0.1:8080/healthz"], env=env
+                [sys.executable, "-m", "modelops", "--liveness", "http://127.0.0.1:8080/healthz",
+                 "--metrics", "127.0.0.1:8081"], env=env
             )
             signal.signal(signal.SIGINT, lambda *_: None)
             signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))

@@ -77,7 +77,7 @@ def die_with_parent(sig: int = signal.SIGKILL) -> Callable[[], None]:
     return arm
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -120,7 +120,7 @@ class LocalCluster:
         started = time.monotonic()
         binaries = building.ensure_binaries()
         existing = ClusterState.load(self.directory)
-        if existing and any(_alive(pid) for pid in existing.pids.values()):
+        if existing and any(alive(pid) for pid in existing.pids.values()):
             raise ClusterStartError(
                 f"a cluster is already running from {self.directory}; run `down` first"
             )
@@ -346,7 +346,7 @@ def _terminate(pid: int, wait: Any = None, grace: float = 10.0) -> None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 wait(timeout=0.2)
                 return
-        elif not _alive(pid):
+        elif not alive(pid):
             return
         else:
             time.sleep(0.2)

@@ -18,6 +18,6 @@ ISTIO_API_MODULE = ("istio.io/api", "v1.32.0")
 PROMETHEUS_OPERATOR_MODULE = ("github.com/prometheus-operator/prometheus-operator", "v0.93.0")
 
 # Prometheus is not built: it is the Debian package `prometheus`, unpacked into the cache (see
-# prometheus_server.py) and keyed by its exact Debian version. This is the upstream release line the
+# prometheus_binary.py) and keyed by its exact Debian version. This is the upstream release line the
 # tests were written against (bookworm ships 2.42.0+ds); another candidate is used with a warning.
 PROMETHEUS = "2.42"

@@ -9,7 +9,7 @@ import pytest
 from kubernetes import dynamic
 from kubernetes.client.rest import ApiException
 
-from tests.integration.manifests import REPO, apply, documents, expectation, rejection_message
+from tests.support.manifests import REPO, apply, documents, expectation, rejection_message
 
 INVALID = sorted(p for p in (REPO / "tests" / "invalid").glob("*.yaml") if not p.name.startswith("update-"))
 UPDATES = sorted((REPO / "tests" / "invalid").glob("update-*.yaml"))

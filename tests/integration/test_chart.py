@@ -23,11 +23,11 @@ from localcluster.logsink_server import LogSinkServer
 from localcluster.mlflow_server import MLflowServer
 from localcluster.operator_config import operator_config
 from modelops.logsink.config import load as load_sink_config
-from tests.integration.conftest import OperatorProcess
-from tests.integration.kserve_status import ready_status
-from tests.integration.manifests import REPO, documents
-from tests.integration.waiting import wait_for
+from tests.support.kserve_status import ready_status
 from tests.support.logsink import metric_value, post_all, rows_by_id, scrape
+from tests.support.manifests import REPO, documents
+from tests.support.operator import OperatorProcess
+from tests.support.waiting import wait_for
 
 CHART = REPO / "charts" / "modelops"
 CRD_CHART = REPO / "charts" / "modelops-crds"

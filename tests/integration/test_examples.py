@@ -8,14 +8,23 @@ from pathlib import Path
 import pytest
 from kubernetes import dynamic
 
-from tests.integration.manifests import REPO, apply, documents
-from tests.integration.waiting import wait_for
+from tests.support.manifests import REPO, apply, documents
+from tests.support.waiting import wait_for
 
 EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
 
 
-def test_there_are_examples() -> None:
-    assert len(EXAMPLES) >= 5
+def test_every_example_is_applied_and_every_rollout_example_run_to_promotion() -> None:
+    """Every file of examples/ is a case of ``test_example_applies_and_is_accepted`` (it holds a
+    modelops object to be acknowledged), and every one with a Rollout is also run to promotion by
+    tests/integration/test_rollout_examples.py."""
+    assert [p.name for p in EXAMPLES] == sorted(p.name for p in (REPO / "examples").iterdir() if p.suffix == ".yaml")
+    assert len(EXAMPLES) >= 7
+    for path in EXAMPLES:
+        assert any(d["apiVersion"].startswith("modelops.io/") for d in documents(path)), f"{path.name}: no object"
+    with_rollouts = [p.name for p in EXAMPLES if any(d["kind"] == "Rollout" for d in documents(p))]
+    promoted = (REPO / "tests" / "integration" / "test_rollout_examples.py").read_text()
+    assert with_rollouts and all(f'"{name}"' in promoted for name in with_rollouts), with_rollouts
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)

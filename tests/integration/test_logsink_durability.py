@@ -16,8 +16,8 @@ from pathlib import Path
 from localcluster.kserve_logger import Message, messages
 from localcluster.logsink_server import LogSinkServer
 from modelops.logsink.layout import iso_week
-from tests.integration.waiting import wait_for
 from tests.support.logsink import call_events, loan_call, metric_value, post, post_all, post_json, rows_by_id, scrape
+from tests.support.waiting import wait_for
 
 
 def test_overload_answers_503_and_loses_nothing_accepted(tmp_path: Path) -> None:

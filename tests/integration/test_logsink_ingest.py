@@ -15,7 +15,6 @@ import pyarrow.dataset as ds
 
 from localcluster.kserve_logger import Call, messages, structured
 from localcluster.logsink_server import LogSinkServer
-from tests.integration.waiting import wait_for
 from tests.support.logsink import (
     call_events,
     fixture_event,
@@ -28,6 +27,7 @@ from tests.support.logsink import (
     rows_by_id,
     scrape,
 )
+from tests.support.waiting import wait_for
 
 SIGNATURE = {"static": {"fraud-v3": ["amount", "age", "loan_id"]}, "source": "static"}
 

@@ -20,10 +20,10 @@ from modelops.api.rollout import RolloutSpec, Verdict
 from modelops.core.rollout.machine import StepRef
 from modelops.core.rollout.measuring import MeasurementPlan, Readings, conclude
 from modelops.metrics import names
-from modelops.reconcilers.measuring import Measurer
-from tests.integration.prometheus_fixtures import ExporterPorts
-from tests.integration.waiting import wait_for
+from modelops.reconcilers.querying import Measurer
 from tests.support.logsink import call_events, loan_call, metric_value, post_all, post_json, scrape
+from tests.support.prometheus_fixtures import ExporterPorts
+from tests.support.waiting import wait_for
 
 STABLE, CANDIDATE = "fraud-v3", "fraud-v4"
 CHECKS = [

@@ -19,8 +19,8 @@ import yaml
 from localcluster.kserve_logger import messages
 from localcluster.logsink_server import LogSinkServer
 from localcluster.s3_server import S3Server
-from tests.integration.waiting import wait_for
 from tests.support.logsink import call_events, loan_call, post, post_all
+from tests.support.waiting import wait_for
 
 
 def test_s3_round_trip(tmp_path: Path) -> None:

@@ -13,13 +13,9 @@ from aiohttp import web
 
 from localcluster.cluster import free_port
 from localcluster.mlflow_server import MLflowServer
-from modelops.registry.mlflow import (
-    MLflowClient,
-    MLflowError,
-    MLflowUnavailable,
-    ModelVersionInfo,
-    RunInfo,
-)
+from modelops.registry.mlflow import MLflowClient
+from modelops.registry.records import MLflowError, MLflowUnavailable, ModelVersionInfo, RunInfo
+from tests.support.names import unique
 
 T = TypeVar("T")
 
@@ -31,9 +27,6 @@ def run(server: MLflowServer, body: Callable[[MLflowClient], Awaitable[T]]) -> T
 
     return asyncio.run(main())
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def test_experiment_get_or_create_is_idempotent(mlflow_server: MLflowServer) -> None:

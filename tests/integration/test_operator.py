@@ -13,10 +13,10 @@ from pathlib import Path
 from kubernetes import dynamic
 
 from localcluster.cluster import LocalCluster, free_port
-from tests.integration.conftest import OperatorProcess
-from tests.integration.manifests import apply
-from tests.integration.test_status_subresource import KINDS, example_of
-from tests.integration.waiting import wait_for
+from tests.support.examples import KINDS, example_of
+from tests.support.manifests import apply
+from tests.support.operator import OperatorProcess
+from tests.support.waiting import wait_for
 
 
 def _acknowledged(resource: dynamic.Resource, name: str, namespace: str, generation: int) -> dict | None:
@@ -63,7 +63,9 @@ def test_spec_change_is_followed_and_restart_writes_nothing(
                 for o in objects}
     operator.stop()
     operator.start()
-    time.sleep(3)  # resume handlers run at once on the first listing
+    # The positive signal: the restarted operator has reconciled every object it knows of.
+    wait_for(lambda: all(operator.reconciled(kind) >= operator.stored(kind) > 0 for kind in KINDS), 60,
+             "the restarted operator to reconcile every object")
     for resource, doc, _ in objects:
         current = resource.get(name=doc["metadata"]["name"], namespace=namespace).metadata.resourceVersion
         assert current == versions[doc["metadata"]["name"] + doc["kind"]], f"{doc['kind']} was rewritten"

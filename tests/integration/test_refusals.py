@@ -22,20 +22,18 @@ from kubernetes.client.rest import ApiException
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from localcluster.mlflow_server import MLflowServer
-from tests.integration.conftest import OperatorProcess
-from tests.integration.kserve_status import ready_status
-from tests.integration.manifests import REPO, documents
-from tests.integration.waiting import wait_for
+from tests.support.kserve_status import ready_status
 from tests.support.kube import API, Namespace
+from tests.support.manifests import REPO, documents
+from tests.support.names import unique
+from tests.support.operator import OperatorProcess
+from tests.support.training import training_run
+from tests.support.waiting import wait_for
 
 ISVC_API = "serving.kserve.io/v1beta1"
 GATEWAY = {"gatewayAPI": {"httpRoute": "ROUTE", "parentRefs": [{"name": "inference-gateway"}]}}
 QUICK = [{"canary": {"weight": 50, "duration": "1m"}}, {"full": {}}]
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:5]}"
 
 
 class Env(Namespace):
@@ -71,20 +69,6 @@ def gateway(route: str) -> dict[str, Any]:
 @pytest.fixture()
 def env(dyn: dynamic.DynamicClient, api: client.ApiClient, namespace: str, operator: OperatorProcess) -> Env:
     return Env(dyn, api, namespace)
-
-
-@pytest.fixture()
-def other_namespace(api: client.ApiClient) -> Iterator[str]:
-    name = f"t-{uuid.uuid4().hex[:8]}"
-    core = client.CoreV1Api(api)
-    core.create_namespace({"metadata": {"name": name, "labels": {"modelops.io/test": "true"}}})
-    yield name
-    core.delete_namespace(name, propagation_policy="Background")
-
-
-@pytest.fixture(scope="module")
-def mlflow(mlflow_server: MLflowServer) -> MlflowClient:
-    return MlflowClient(tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url)
 
 
 def alias(mlflow: MlflowClient, model: str, name: str) -> str | None:
@@ -266,8 +250,6 @@ def memory_policy(api: client.ApiClient, env: Env) -> Iterator[str]:
 
 def test_a_job_the_api_server_refuses_is_a_condition_and_clears_when_the_spec_is_fixed(
         env: Env, memory_policy: str) -> None:
-    from tests.integration.test_trainingrun import training_run
-
     name, model = unique("train"), unique("fraud")
     body = training_run(name, model=model, resources={"cpu": "2", "memory": "8Gi", "gpus": 1})
     env.apply(body)

@@ -18,178 +18,38 @@ from __future__ import annotations
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kubernetes import client, dynamic
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from localcluster.dataplane import Behaviour, DataPlane, Seen
+from localcluster.dataplane import DataPlane
 from localcluster.exporter import MetricsExporter
-from localcluster.mlflow_server import MLflowServer
 from localcluster.prometheus_server import PrometheusServer
-from tests.integration.conftest import OperatorProcess
-from tests.integration.kserve_status import ready_status
-from tests.integration.manifests import apply
-from tests.integration.waiting import wait_for
-
-API = "modelops.io/v1alpha1"
-ISVC_API = "serving.kserve.io/v1beta1"
-HTTPROUTE = ("gateway.networking.k8s.io/v1", "HTTPRoute")
-VIRTUALSERVICE = ("networking.istio.io/v1", "VirtualService")
-GOOD = Behaviour(error_rate=0.0, latency=0.02, score=0.3, conversion=0.10)
-BETTER = Behaviour(error_rate=0.0, latency=0.02, score=0.3, conversion=0.30)
-BROKEN = Behaviour(error_rate=0.5, latency=0.02, score=0.3, conversion=0.10)
-# Analysis every 2 s over the last 6 s; the test Prometheus scrapes every second; the data plane
-# sends 400 requests a second, so a 5% canary answers 120 in a window.
-CHECKS: list[dict[str, Any]] = [
-    {"name": "error-rate", "builtin": "errorRate", "max": 0.05},
-    {"name": "latency-p99", "builtin": "latencyP99", "max": 0.5},
-    {"name": "prediction-divergence", "builtin": "predictionDivergence", "max": 0.35, "minSamples": 100},
-    {"name": "candidate-traffic", "prometheus": {
-        "query": 'sum(rate(modelops_requests_total{namespace="${namespace}",modelversion="${candidate}"}[${window}]))'},
-     "min": 1},
-]
-ANALYSIS: dict[str, Any] = {"interval": "2s", "window": "6s", "checks": CHECKS}
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:5]}"
-
-
-class Env:
-    def __init__(self, dyn: dynamic.DynamicClient, api: client.ApiClient, namespace: str) -> None:
-        self.dyn, self.namespace = dyn, namespace
-        self.core = client.CoreV1Api(api)
-        self.mvs = dyn.resources.get(api_version=API, kind="ModelVersion")
-        self.rollouts = dyn.resources.get(api_version=API, kind="Rollout")
-        self.isvcs = dyn.resources.get(api_version=ISVC_API, kind="InferenceService")
-
-    # -- objects --------------------------------------------------------------------------
-
-    def get(self, resource: Any, name: str) -> dict[str, Any] | None:
-        items = resource.get(namespace=self.namespace, field_selector=f"metadata.name={name}").to_dict()["items"]
-        return items[0] if items else None
-
-    def model_version(self, model: str, name: str, *, ready: bool = True, mode: str | None = None) -> str:
-        serving: dict[str, Any] = {"minReplicas": 1}
-        if mode:
-            serving["deploymentMode"] = mode
-        apply(self.dyn, {
-            "apiVersion": API, "kind": "ModelVersion", "metadata": {"name": name},
-            "spec": {"model": model, "version": name.rsplit("-v", 1)[-1],
-                     "artifact": {"storageUri": f"s3://models/{name}/", "format": "sklearn"}, "serving": serving},
-        }, self.namespace)
-        if ready:
-            self.make_ready(name)
-        return name
-
-    def make_ready(self, name: str) -> None:
-        wait_for(lambda: self.get(self.isvcs, name), 30, f"InferenceService {name}")
-        self.isvcs.status.patch(name=name, namespace=self.namespace, body={"status": ready_status(f"http://{name}")},
-                                content_type="application/merge-patch+json")
-        wait_for(lambda: (self.mv(name).get("status") or {}).get("ready") is True, 30, f"{name} Ready")
-
-    def mv(self, name: str) -> dict[str, Any]:
-        found = self.get(self.mvs, name)
-        assert found is not None, f"no ModelVersion {name}"
-        return found
-
-    def rollout(self, name: str, model: str, target: str, routing: dict[str, Any], steps: list[dict[str, Any]],
-                **extra: Any) -> None:
-        apply(self.dyn, {
-            "apiVersion": API, "kind": "Rollout", "metadata": {"name": name},
-            "spec": {"model": model, "target": target, "trafficRouting": routing, "steps": steps, **extra},
-        }, self.namespace)
-
-    def status(self, name: str) -> dict[str, Any]:
-        return (self.get(self.rollouts, name) or {}).get("status") or {}
-
-    def patch(self, name: str, spec: dict[str, Any], manager: str = "sre-kubectl") -> float:
-        """Merge-patch the Rollout's spec as a human would; returns the monotonic time of the patch."""
-        self.rollouts.patch(name=name, namespace=self.namespace, body={"spec": spec},
-                            content_type="application/merge-patch+json", field_manager=manager)
-        return time.monotonic()
-
-    def wait_phase(self, name: str, phase: str, timeout: float = 60) -> dict[str, Any]:
-        try:
-            return wait_for(lambda: (s := self.status(name)).get("phase") == phase and s, timeout,
-                            f"Rollout {name} phase {phase}")
-        except AssertionError as error:
-            raise AssertionError(f"{error}\n{self.explain(name)}") from None
-
-    def wait_promoted(self, name: str, version: str, timeout: float = 60) -> dict[str, Any]:
-        try:
-            return wait_for(lambda: (s := self.status(name)).get("phase") == "Promoted" and s.get("stable") == version
-                            and s, timeout, f"Rollout {name} to promote {version}")
-        except AssertionError as error:
-            raise AssertionError(f"{error}\n{self.explain(name)}") from None
-
-    def wait_step(self, name: str, step: int, timeout: float = 60) -> dict[str, Any]:
-        try:
-            return wait_for(lambda: (s := self.status(name)).get("currentStep") == step and s.get("stepStartedAt")
-                            and s, timeout, f"Rollout {name} at step {step}")
-        except AssertionError as error:
-            raise AssertionError(f"{error}\n{self.explain(name)}") from None
-
-    def explain(self, name: str) -> str:
-        """What a failing wait shows: the status that did not get there, measurements last."""
-        status = self.status(name)
-        measurements = (status.get("analysis") or {}).get("measurements") or []
-        lines = [f"phase={status.get('phase')} step={status.get('currentStep')} message={status.get('message')}",
-                 f"traffic={status.get('traffic')} abTest={status.get('abTest')}"]
-        lines += [f"  condition {c['type']}={c['status']} {c.get('reason')}: {c.get('message')}"
-                  for c in status.get("conditions") or []]
-        lines += [f"  {m['at']} step {m.get('step')} {m['check']} {m['verdict']}: {m.get('message')}"
-                  for m in measurements[-12:]]
-        return "\n".join(lines)
-
-    def route(self, kind: tuple[str, str], name: str) -> dict[str, Any] | None:
-        return self.get(self.dyn.resources.get(api_version=kind[0], kind=kind[1]), name)
-
-    def events(self, name: str) -> list[Any]:
-        return self.core.list_namespaced_event(
-            self.namespace, field_selector=f"involvedObject.name={name},involvedObject.kind=Rollout").items
+from tests.support.kserve_status import ready_status
+from tests.support.names import unique
+from tests.support.operator import OperatorProcess
+from tests.support.rollouts import (
+    ANALYSIS,
+    BETTER,
+    BROKEN,
+    CHECKS,
+    GOOD,
+    HTTPROUTE,
+    VIRTUALSERVICE,
+    Env,
+    alias_version,
+    gateway,
+    served,
+    started_steps,
+)
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture()
-def env(dyn: dynamic.DynamicClient, api: client.ApiClient, namespace: str, operator: OperatorProcess) -> Env:
-    return Env(dyn, api, namespace)
-
-
-@pytest.fixture(scope="module")
-def mlflow(mlflow_server: MLflowServer) -> MlflowClient:
-    return MlflowClient(tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url)
-
-
-def gateway(route: str) -> dict[str, Any]:
-    return {"gatewayAPI": {"httpRoute": route, "parentRefs": [{"name": "inference-gateway", "namespace": "gateways"}],
-                           "port": 80}}
-
-
-def served(seen: list[Seen], stable: str, candidate: str) -> list[tuple[int, int, int]]:
-    """The splits a data plane saw, as (stable %, candidate %, mirror %), consecutive repeats merged."""
-    found: list[tuple[int, int, int]] = []
-    for item in seen:
-        mirror = item.mirror[1] if item.mirror is not None and item.mirror[0] == candidate else 0
-        split = (item.of(stable), item.of(candidate), mirror)
-        if not found or found[-1] != split:
-            found.append(split)
-    return found
-
-
-def alias_version(mlflow: MlflowClient, model: str, alias: str) -> str | None:
-    try:
-        return str(mlflow.get_model_version_by_alias(model, alias).version)
-    except MlflowException:
-        return None
-
-
-def started_steps(status: dict[str, Any]) -> list[str]:
-    return [h["to"] for h in status.get("history") or [] if h["reason"] in ("StepStarted", "Approved")]
+def env(rollout_env: Env) -> Env:
+    return rollout_env
 
 
 @pytest.fixture()

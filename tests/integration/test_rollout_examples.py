@@ -1,4 +1,4 @@
-"""Each Rollout example (examples/04-06) run to its promotion on real parts, as written except for
+"""Each Rollout example (examples/04-07) run to its promotion on real parts, as written except for
 its clock: every duration is shortened (``30m`` holds become seconds), the Rollout starts on the
 example's first version and is then pointed at its target, and the model gets a unique name.
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from prometheus_client import Counter
@@ -21,47 +20,9 @@ from prometheus_client import Counter
 from localcluster.dataplane import Behaviour, DataPlane
 from localcluster.exporter import MetricsExporter
 from localcluster.prometheus_server import PrometheusServer
-from tests.integration.kserve_status import ready_status
-from tests.integration.manifests import REPO, apply, documents
-from tests.integration.test_rollout import HTTPROUTE, VIRTUALSERVICE, Env, served, started_steps
-from tests.integration.waiting import wait_for
-
-SHORT = {"duration": "3s", "maxDuration": "90s", "interval": "2s", "window": "10s", "progressDeadline": "1m"}
-
-
-def shorten(node: Any) -> Any:
-    """The example with its clock sped up (see the module docstring); nothing else changes."""
-    if isinstance(node, dict):
-        return {key: SHORT[key] if key in SHORT and isinstance(value, str) else shorten(value)
-                for key, value in node.items()}
-    if isinstance(node, list):
-        return [shorten(item) for item in node]
-    return node
-
-
-def load(path: str, suffix: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """(ModelVersions, Rollout) of an example, renamed ``<name>-<suffix>`` to be unique."""
-    docs = documents(REPO / "examples" / path)
-    versions = [d for d in docs if d["kind"] == "ModelVersion"]
-    rollout = next(d for d in docs if d["kind"] == "Rollout")
-    model = rollout["spec"]["model"]
-    renamed = {v["metadata"]["name"]: f"{v['metadata']['name']}-{suffix}" for v in versions}
-    for version in versions:
-        version["metadata"]["name"] = renamed[version["metadata"]["name"]]
-        version["spec"]["model"] = f"{model}-{suffix}"
-    rollout["spec"]["model"] = f"{model}-{suffix}"
-    rollout["spec"]["target"] = renamed[rollout["spec"]["target"]]
-    rollout["metadata"]["name"] = f"{rollout['metadata']['name']}-{suffix}"
-    return versions, shorten(rollout)
-
-
-def start_on_first_version(env: Env, versions: list[dict[str, Any]], rollout: dict[str, Any]) -> tuple[str, str]:
-    """Apply the example with its first version as the target; return (first, example's target)."""
-    first, target = versions[0]["metadata"]["name"], rollout["spec"]["target"]
-    for version in versions:
-        apply(env.dyn, version, env.namespace)
-    apply(env.dyn, {**rollout, "spec": {**rollout["spec"], "target": first}}, env.namespace)
-    return first, target
+from tests.support.kserve_status import ready_status
+from tests.support.rollouts import HTTPROUTE, VIRTUALSERVICE, Env, load, served, start_on_first_version, started_steps
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture()
@@ -70,8 +31,8 @@ def suffix() -> str:
 
 
 @pytest.fixture()
-def env(dyn: Any, api: Any, namespace: str, operator: Any) -> Env:
-    return Env(dyn, api, namespace)
+def env(rollout_env: Env) -> Env:
+    return rollout_env
 
 
 def test_example_04_gateway_api_full_strategy(env: Env, metrics_exporter: MetricsExporter, suffix: str) -> None:
@@ -178,3 +139,22 @@ def test_example_06_kserve_canary_fields(env: Env, metrics_exporter: MetricsExpo
     final = env.get(env.isvcs, isvc)
     assert final is not None and final["spec"]["predictor"]["name"] == target and "canary" not in final["spec"]
     wait_for(lambda: env.mv(first)["status"].get("role") == "archived", 30, "the old champion archived")
+
+
+def test_example_07_serves_the_watched_model(env: Env, suffix: str) -> None:
+    """07's Rollout deploys its only version as the first champion on its shared InferenceService,
+    straight to full traffic (a first version has nothing to be compared with). Its DriftMonitors
+    are run by the drift tests."""
+    versions, rollout = load("07-driftmonitor.yaml", suffix)
+    name = rollout["metadata"]["name"]
+    rollout["spec"]["trafficRouting"]["kserve"]["inferenceService"] = isvc = f"credit-risk-{suffix}"
+    first, target = start_on_first_version(env, versions, rollout)
+    assert first == target
+    wait_for(lambda: env.get(env.isvcs, isvc), 30, "the Rollout's InferenceService")
+    env.isvcs.status.patch(name=isvc, namespace=env.namespace, body={"status": ready_status(f"http://{isvc}")},
+                           content_type="application/merge-patch+json")
+    done = env.wait_promoted(name, target, timeout=60)
+    assert done["stable"] == target and done["phase"] == "Promoted"
+    final = env.get(env.isvcs, isvc)
+    assert final is not None and final["spec"]["predictor"]["name"] == target and "canary" not in final["spec"]
+    wait_for(lambda: env.mv(target)["status"].get("role") == "champion", 30, "the version the champion")

@@ -21,7 +21,7 @@ from modelops.core.rollout.traffic import ALL_CANDIDATE, ALL_STABLE, Split
 from modelops.core.serving.inference import desired_predictor, predictor_service_name
 from modelops.routers.choosing import router_for
 from modelops.routers.interface import Backend, RouteTarget, TrafficRouter, owner_reference
-from tests.integration.manifests import apply
+from tests.support.manifests import apply
 
 FIELD_MANAGER = "modelops"
 ROUTINGS: dict[str, dict[str, Any]] = {

@@ -3,22 +3,11 @@ spec cannot be written through /status (so the operator's status writes never to
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from kubernetes import dynamic
 
-from tests.integration.manifests import REPO, apply, documents
-
-KINDS = ["TrainingRun", "ModelVersion", "Rollout", "DriftMonitor"]
-
-
-def example_of(kind: str) -> dict[str, Any]:
-    for path in sorted((REPO / "examples").glob("*.yaml")):
-        for doc in documents(path):
-            if doc["kind"] == kind and doc["apiVersion"].startswith("modelops.io/"):
-                return doc
-    raise AssertionError(f"no example of {kind}")
+from tests.support.examples import KINDS, example_of
+from tests.support.manifests import apply
 
 
 @pytest.mark.parametrize("kind", KINDS)

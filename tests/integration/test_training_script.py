@@ -22,7 +22,8 @@ import joblib
 import pytest
 
 from localcluster.mlflow_server import MLflowServer
-from modelops.registry.mlflow import MLflowClient, RunInfo
+from modelops.registry.mlflow import MLflowClient
+from modelops.registry.records import RunInfo
 
 REPO = Path(__file__).resolve().parents[2]
 TRAIN = REPO / "examples" / "training" / "train.py"

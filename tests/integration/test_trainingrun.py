@@ -8,131 +8,24 @@ MLflow server, then relabels the held Pod so kwok lets it finish.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
-from kubernetes import client, dynamic
 from mlflow.tracking import MlflowClient
 
 from localcluster.mlflow_server import MLflowServer
-from localcluster.nodepools import OUTCOME_LABEL, OUTCOME_MESSAGE_ANNOTATION, POOL_LABEL
-from tests.integration.conftest import OperatorProcess
-from tests.integration.manifests import REPO, apply, documents
-from tests.integration.waiting import wait_for
-
-DIGEST_IMAGE = "registry.example/fraud-train@sha256:" + "ab" * 32
-TRAIN_SCRIPT = REPO / "examples" / "training" / "train.py"
-
-
-def training_run(name: str, *, model: str, gates: list[dict[str, Any]] | None = None,
-                 **spec: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "apiVersion": "modelops.io/v1alpha1",
-        "kind": "TrainingRun",
-        "metadata": {"name": name},
-        "spec": {
-            "model": model,
-            "image": DIGEST_IMAGE,
-            "command": ["python", "/app/train.py"],
-            "hyperparameters": {"learningRate": "0.1", "nEstimators": "60", "maxDepth": "3"},
-            "seed": 7,
-            "data": {"uri": "pkg://sklearn.datasets/breast_cancer", "version": "sklearn-1.x"},
-            "code": {"repo": "https://github.com/acme/fraud-model", "commit": "9b2e4c1d" * 5},
-            "resources": {"cpu": "2", "memory": "4Gi", "gpus": 1},
-            "nodePool": "gpu-a100",
-            "tracking": {"experiment": f"exp-{model}"},
-            "evaluation": gates if gates is not None else [
-                {"metric": "auc", "op": ">=", "threshold": 0.9},
-                {"metric": "fpr", "op": "<=", "threshold": 0.2},
-            ],
-            "register": {"format": "sklearn", "modelVersionTemplate": {
-                "metadata": {"labels": {"team": "fraud"}},
-                "serving": {"nodePool": "cpu", "minReplicas": 1}}},
-            **spec,
-        },
-    }
-    return body
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:6]}"
-
-
-class Env:
-    def __init__(self, dyn: dynamic.DynamicClient, api: client.ApiClient, namespace: str) -> None:
-        self.dyn, self.namespace = dyn, namespace
-        self.core, self.batch = client.CoreV1Api(api), client.BatchV1Api(api)
-        self.runs = dyn.resources.get(api_version="modelops.io/v1alpha1", kind="TrainingRun")
-        self.mvs = dyn.resources.get(api_version="modelops.io/v1alpha1", kind="ModelVersion")
-
-    def run(self, name: str) -> dict[str, Any]:
-        return self.runs.get(name=name, namespace=self.namespace).to_dict()
-
-    def status(self, name: str) -> dict[str, Any]:
-        return self.run(name).get("status") or {}
-
-    def wait_phase(self, name: str, phase: str, timeout: float = 60) -> dict[str, Any]:
-        return wait_for(lambda: (s := self.status(name)).get("phase") == phase and s, timeout,
-                        f"TrainingRun {name} to reach {phase} (status: {self.status(name)})")
-
-    def condition(self, name: str, type: str) -> dict[str, Any] | None:
-        for condition in self.status(name).get("conditions") or []:
-            if condition["type"] == type:
-                return condition
-        return None
-
-    def pods(self, name: str) -> list[Any]:
-        return self.core.list_namespaced_pod(self.namespace, label_selector=f"modelops.io/trainingrun={name}").items
-
-    def running_pod(self, name: str) -> Any:
-        def running() -> Any:
-            return next((p for p in self.pods(name) if p.status.phase == "Running"), None)
-        return wait_for(running, 60, f"a Running training Pod of {name}")
-
-    def release(self, pod: Any, outcome: str, message: str | None = None) -> None:
-        meta: dict[str, Any] = {"labels": {OUTCOME_LABEL: outcome}}
-        if message:
-            meta["annotations"] = {OUTCOME_MESSAGE_ANNOTATION: message}
-        self.core.patch_namespaced_pod(pod.metadata.name, self.namespace, {"metadata": meta})
-
-    def events(self, name: str) -> list[Any]:
-        return self.core.list_namespaced_event(
-            self.namespace, field_selector=f"involvedObject.name={name},involvedObject.kind=TrainingRun").items
+from localcluster.nodepools import POOL_LABEL
+from tests.support.manifests import apply
+from tests.support.names import unique
+from tests.support.operator import OperatorProcess
+from tests.support.training import Env, example_training_run, play_container, training_run
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture()
-def env(dyn: dynamic.DynamicClient, api: client.ApiClient, namespace: str, operator: OperatorProcess) -> Env:
-    return Env(dyn, api, namespace)
-
-
-@pytest.fixture(scope="module")
-def mlflow(mlflow_server: MLflowServer) -> MlflowClient:
-    return MlflowClient(tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url)
-
-
-def play_container(env: Env, name: str, mlflow_server: MLflowServer, degrade: float = 0.0) -> None:
-    """Run the real training script with the environment the operator gave the Job's container."""
-    job = env.batch.read_namespaced_job(env.status(name)["job"], env.namespace)
-    container = job.spec.template.spec.containers[0]
-    job_env = {e.name: e.value for e in container.env}
-    assert job_env["MLFLOW_TRACKING_URI"] == mlflow_server.url
-    child_env = {**os.environ, **job_env, "MODELOPS_TRAIN_DEGRADE": str(degrade)}
-    result = subprocess.run([sys.executable, str(TRAIN_SCRIPT)], env=child_env, capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def example_training_run(model: str) -> dict[str, Any]:
-    """examples/01-trainingrun-gpu.yaml itself, with a model name of its own for this test."""
-    (doc,) = [d for d in documents(REPO / "examples" / "01-trainingrun-gpu.yaml") if d["kind"] == "TrainingRun"]
-    doc["spec"]["model"] = model
-    return doc
+def env(training_env: Env) -> Env:
+    return training_env
 
 
 def test_example_run_on_gpu_pool_is_tracked_gated_and_registered(

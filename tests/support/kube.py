@@ -3,16 +3,31 @@ conditions, the Events the operator posted about it, and wait for a condition to
 
 from __future__ import annotations
 
+import contextlib
 import time
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from kubernetes import client, dynamic
 from kubernetes.client.rest import ApiException
 
-from tests.integration.manifests import apply
-from tests.integration.waiting import wait_for
+from tests.support.manifests import apply
+from tests.support.waiting import wait_for
 
 API = "modelops.io/v1alpha1"
+
+
+@contextlib.contextmanager
+def scratch_namespace(api: client.ApiClient) -> Iterator[str]:
+    """A fresh namespace, labelled as a test's, deleted afterwards."""
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    core = client.CoreV1Api(api)
+    core.create_namespace({"metadata": {"name": name, "labels": {"modelops.io/test": "true"}}})
+    try:
+        yield name
+    finally:
+        core.delete_namespace(name, propagation_policy="Background")
 
 
 class Namespace:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from localcluster.cluster import LocalCluster, _alive
+from localcluster.cluster import LocalCluster, alive
 
 
 class Boom(Exception):
@@ -22,10 +22,10 @@ def test_every_process_stops_when_the_body_raises(tmp_path: Path, cluster: Local
         assert sorted(pids) == sorted(
             ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]
         )
-        assert all(_alive(pid) for pid in pids.values())
+        assert all(alive(pid) for pid in pids.values())
         raise Boom()
     assert pids
-    still_running = {name: pid for name, pid in pids.items() if _alive(pid)}
+    still_running = {name: pid for name, pid in pids.items() if alive(pid)}
     assert still_running == {}
     assert not (tmp_path / "second" / "state.json").exists()
 

@@ -29,22 +29,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client, dynamic
 
 from localcluster.cluster import LocalCluster, free_port
 from localcluster.exporter import MetricsExporter
 from localcluster.prometheus_server import PrometheusServer
 from localcluster.serving import Serving, record_dev_ports
-from tests.integration.conftest import OperatorProcess
-from tests.integration.manifests import REPO
-from tests.integration.test_rollout import Env, started_steps
-from tests.integration.test_rollout_examples import load, start_on_first_version
-from tests.integration.waiting import wait_for
+from tests.support.manifests import REPO
+from tests.support.rollouts import Env, load, start_on_first_version, started_steps
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture()
-def env(dyn: dynamic.DynamicClient, api: client.ApiClient, namespace: str, operator: OperatorProcess) -> Env:
-    return Env(dyn, api, namespace)
+def env(rollout_env: Env) -> Env:
+    return rollout_env
 
 
 def query(prometheus: PrometheusServer, promql: str) -> float | None:

@@ -8,7 +8,7 @@ from typing import Any
 from kubernetes import client
 
 from localcluster.nodepools import GPU_TAINT, OUTCOME_LABEL, POOL_LABEL
-from tests.integration.waiting import wait_for
+from tests.support.waiting import wait_for
 
 
 def _gpu_pod_spec(gpus: int, labels: dict[str, str] | None = None) -> dict[str, Any]:
