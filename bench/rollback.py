@@ -16,109 +16,23 @@ Prints p50/p90/p99/max of both, their ratio, and the target (DESIGN §6: p99 < 5
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
 from pathlib import Path
-from typing import Any
 
-import yaml
-from kubernetes import client, config, dynamic, watch
+from kubernetes import client, config, dynamic
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "hack"))
+sys.path.insert(0, str(REPO / "bench"))
 
-from localcluster.cluster import LocalCluster, free_port  # noqa: E402
+from harness import API, ROUTE, Operator, RouteWatch, backends, percentile, wait_for  # noqa: E402
+from localcluster.cluster import LocalCluster  # noqa: E402
 from localcluster.serving import ready_status  # noqa: E402
 
 TARGET_P99_SECONDS = 0.5
-API = "modelops.io/v1alpha1"
-ROUTE = ("gateway.networking.k8s.io/v1", "HTTPRoute")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
-class RouteWatch:
-    """A watch on one HTTPRoute that records when each state first appears (monotonic time)."""
-
-    def __init__(self, api: client.ApiClient, namespace: str, name: str) -> None:
-        self.custom = client.CustomObjectsApi(api)
-        self.namespace, self.name = namespace, name
-        self.events: list[tuple[float, dict[str, Any]]] = []
-        self.lock = threading.Condition()
-        self._watch = watch.Watch()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        stream = self._watch.stream(
-            self.custom.list_namespaced_custom_object, "gateway.networking.k8s.io", "v1", self.namespace,
-            "httproutes", field_selector=f"metadata.name={self.name}", timeout_seconds=3600,
-        )
-        try:
-            for event in stream:
-                with self.lock:
-                    self.events.append((time.monotonic(), event["object"]))
-                    self.lock.notify_all()
-        except Exception:  # the cluster stops under the watch at the end of the run
-            return
-
-    def wait(self, predicate: Any, since: float, timeout: float = 30.0) -> float:
-        """Monotonic time of the first event at or after ``since`` whose object satisfies predicate."""
-        deadline = time.monotonic() + timeout
-        with self.lock:
-            while True:
-                for at, obj in self.events:
-                    if at >= since and predicate(obj):
-                        return at
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"route {self.name}: state not reached in {timeout}s")
-                self.lock.wait(remaining)
-
-    def stop(self) -> None:
-        self._watch.stop()
-
-
-def backends(route: dict[str, Any]) -> dict[str, int]:
-    rule = next(r for r in route["spec"]["rules"] if r.get("name") == "split")
-    return {ref["name"]: int(ref.get("weight", 1)) for ref in rule["backendRefs"]}
-
-
-def wait_for(probe: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = probe()
-        except Exception:
-            value = None
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError(what)
-
-
-def start_operator(kubeconfig: Path, directory: Path) -> subprocess.Popen[bytes]:
-    port = free_port()
-    config_path = directory / "config.yaml"
-    config_path.write_text(yaml.safe_dump({}))
-    log = open(directory / "operator.log", "ab")  # noqa: SIM115 - the child owns it
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "modelops", "--liveness", f"http://127.0.0.1:{port}/healthz"],
-        env={**os.environ, "KUBECONFIG": str(kubeconfig), "MODELOPS_CONFIG": str(config_path)},
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).status == 200, 60,
-             "operator live")
-    return proc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,12 +45,12 @@ def main(argv: list[str] | None = None) -> int:
         dyn = dynamic.DynamicClient(api)
         namespace = "bench"
         client.CoreV1Api(api).create_namespace({"metadata": {"name": namespace}})
-        operator = start_operator(cluster.kubeconfig, Path(tmp))
+        operator = Operator(cluster.kubeconfig, Path(tmp))
+        operator.start()
         try:
             return run(api, dyn, namespace, args.rounds)
         finally:
-            operator.terminate()
-            operator.wait(timeout=20)
+            operator.stop()
 
 
 def run(api: client.ApiClient, dyn: dynamic.DynamicClient, namespace: str, rounds: int) -> int:
