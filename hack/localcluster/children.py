@@ -2,10 +2,12 @@
 with its output in a log (it gets SIGTERM if the process that started it dies), waiting until an
 HTTP URL of it answers 200 (or it exits: the error then carries its log tail), and the
 context-manager protocol (``with Server(directory) as server:`` starts it; leaving stops it, also
-when the body raises). Used by logsink_server.py and s3_server.py."""
+when the body raises). Used by logsink_server.py, s3_server.py and model_servers.py."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import time
@@ -29,24 +31,27 @@ class ChildServer:
     def stop(self) -> object:
         raise NotImplementedError
 
-    def _spawn(self, command: list[str], env: Mapping[str, str] | None = None) -> None:
+    def _spawn(self, command: list[str], env: Mapping[str, str] | None = None, cwd: Path | None = None) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                command, env=dict(env) if env is not None else None,
+                command, env=dict(env) if env is not None else None, cwd=cwd,
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True, preexec_fn=die_with_parent(signal.SIGTERM),
             )  # fmt: skip
 
-    def _await_http(self, url: str, deadline: float, error: type[Exception], what: str) -> None:
-        """Poll ``url`` until it answers 200; raise ``error`` if the process exits or time runs out."""
+    def _await_http(self, url: str, deadline: float, error: type[Exception], what: str,
+                    headers: Mapping[str, str] | None = None) -> None:
+        """Poll ``url`` (with ``headers``) until it answers 200; raise ``error`` if the process exits or
+        time runs out."""
         assert self.proc is not None
         last = "no answer yet"
+        request = urllib.request.Request(url, headers=dict(headers or {}))
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise error(f"{what} exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
-                with urllib.request.urlopen(url, timeout=2) as response:
+                with urllib.request.urlopen(request, timeout=2) as response:
                     if response.status == 200:
                         return
             except urllib.error.HTTPError as answered:
@@ -55,6 +60,21 @@ class ChildServer:
                 last = str(failed)
             time.sleep(0.05)
         raise error(f"{what} not ready at {url} ({last}):\n{self.log_tail()}")
+
+    def _terminate(self, grace: float) -> int | None:
+        """SIGTERM to the child's process group, ``grace`` seconds to exit, then SIGKILL; its exit code
+        (None if it was not running). Forgets the process either way."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            return proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            return proc.wait(timeout=10)
 
     def log_tail(self, lines: int = 40) -> str:
         try:
