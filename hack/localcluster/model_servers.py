@@ -40,7 +40,10 @@ from localcluster import building, kserve_runtime
 from localcluster.children import ChildServer
 from localcluster.cluster import free_port
 
-AGENT_PROBE_HEADERS = {"K-Network-Probe": "queue"}  # the agent's readiness probe (agent_injector.go:423-437)
+# The agent's readiness probe as the kubelet sends it (agent_injector.go:423-437): the kubelet's user agent
+# makes the agent answer it itself (knative's Drainer runs SERVING_READINESS_PROBE); without it the
+# request would be proxied to the model server and logged like a prediction.
+AGENT_PROBE_HEADERS = {"K-Network-Probe": "queue", "User-Agent": "kube-probe/1.36"}
 
 
 class ModelServerError(RuntimeError):
