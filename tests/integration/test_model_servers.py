@@ -10,8 +10,12 @@ HTTP; the sink's Parquet read back with pyarrow. No Kubernetes cluster is needed
 from __future__ import annotations
 
 import json
+import re
+import threading
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 
+from localcluster.kserve_logger import Call, messages
 from localcluster.logsink_server import LogSinkServer
 from localcluster.mlflow_server import MLflowServer
 from localcluster.model_servers import ServedModel
@@ -28,7 +33,7 @@ from modelops.api.modelversion import ModelVersionSpec
 from modelops.core.artifacts import fetchable
 from modelops.core.serving.inference import desired_inference_service
 from tests.integration.waiting import wait_for
-from tests.support.logsink import rows_by_id
+from tests.support.logsink import metric_value, rows_by_id, scrape
 from tests.support.training import Trained, local_artifact, train
 
 NAMESPACE = "demo"
@@ -134,6 +139,8 @@ def test_every_call_is_logged_as_parquet_rows_naming_model_version_stage_and_req
             assert row["score"] == pytest.approx(score, abs=1e-12)
             assert json.loads(row["prediction"]) == answered
             assert 0.0 <= row["latency_seconds"] < 10.0
+    # Everything the agent posted was a logged call (its readiness probes are answered, never logged).
+    assert metric_value(scrape(sink.url), "modelops_logsink_rejected_total") == 0
 
 
 def test_the_agent_names_a_call_that_came_without_an_id(served: ServedModel, sink: LogSinkServer) -> None:
@@ -186,3 +193,60 @@ def test_two_versions_served_side_by_side_each_log_their_own(mlflow_server: MLfl
     good_scores = [r["score"] for r in found[next(iter(ids))]]
     bad_scores = [r["score"] for r in found[list(ids)[1]]]
     assert good_scores != pytest.approx(bad_scores, abs=0.05)
+
+
+class _Recorder(ThreadingHTTPServer):
+    """A loopback HTTP server that keeps every POST it is sent (headers as they came, body) and answers 200."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                recorder.received.append((dict(self.headers.items()), body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def test_the_played_logger_sends_what_the_real_agent_sends(mlflow_server: MLflowServer, good: Trained,
+                                                           tmp_path: Path) -> None:
+    """localcluster.kserve_logger plays KServe's logger where the sink's tests need every byte under
+    control (malformed events, replays, crashes, 60 000 calls a run): its events must be the agent's."""
+    recorder = _Recorder()
+    threading.Thread(target=recorder.serve_forever, daemon=True).start()
+    try:
+        sink_url = f"http://127.0.0.1:{recorder.server_address[1]}"
+        isvc = inference_service(mlflow_server, good, "cancer-v1", "1", sink_url)
+        with ServedModel(isvc, tmp_path / "cancer-v1") as served:
+            call_id = str(uuid.uuid4())
+            status, answer = served.predict(ROWS[:2].tolist(), {"Ce-Id": call_id, STAGE: "cancer/canary-10"})
+            assert status == 200
+            real = wait_for(lambda: recorder.received if len(recorder.received) == 2 else None, 30,
+                            "the agent's two events")
+    finally:
+        recorder.shutdown()
+        recorder.server_close()
+
+    played = messages(Call(id=call_id, namespace=NAMESPACE, modelversion="cancer-v1", model="cancer", version="1",
+                           stage="cancer/canary-10", inference_service="cancer-v1", time=datetime.now(UTC),
+                           request={"instances": ROWS[:2].tolist()}, response=answer))
+    by_type = {headers["Ce-Type"]: (headers, body) for headers, body in real}
+    transport = {"Host", "User-Agent", "Content-Length", "Accept-Encoding"}
+    for played_headers, played_body in played:
+        real_headers, real_body = by_type[played_headers["Ce-Type"]]
+        assert set(real_headers) - transport == set(played_headers)  # the same names, spelled the same way
+        for name in ("Ce-Time", "Ce-Recordedtime"):
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{1,9}Z", real_headers[name]), real_headers[name]
+        differs = {"Ce-Time", "Ce-Recordedtime", "Ce-Source"}  # when, and the Pod's name
+        assert {k: v for k, v in real_headers.items() if k in played_headers and k not in differs} == \
+            {k: v for k, v in played_headers.items() if k not in differs}
+        assert real_headers["Ce-Source"] == served.pod_name
+        assert json.loads(real_body) == json.loads(played_body)
