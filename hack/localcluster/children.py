@@ -2,7 +2,8 @@
 with its output in a log (it gets SIGTERM if the process that started it dies), waiting until an
 HTTP URL of it answers 200 (or it exits: the error then carries its log tail), and the
 context-manager protocol (``with Server(directory) as server:`` starts it; leaving stops it, also
-when the body raises). Used by logsink_server.py, s3_server.py and model_servers.py."""
+when the body raises), and stopping it (SIGTERM to its process group, ``stop_grace`` seconds, then
+SIGKILL). Used by logsink_server.py, s3_server.py and model_servers.py."""
 
 from __future__ import annotations
 
@@ -24,12 +25,25 @@ from localcluster.cluster import die_with_parent
 class ChildServer:
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
+    stop_grace: float = 15.0
 
     def start(self) -> Self:
         raise NotImplementedError
 
     def stop(self) -> object:
-        raise NotImplementedError
+        return self._terminate(self.stop_grace)
+
+    def _start(self, command: list[str], *, ready_url: str, timeout: float, error: type[Exception], what: str,
+               env: Mapping[str, str] | None = None, cwd: Path | None = None,
+               headers: Mapping[str, str] | None = None) -> None:
+        """Spawn ``command`` and wait until ``ready_url`` answers 200; on any failure stop it and re-raise."""
+        started = time.monotonic()
+        self._spawn(command, env=env, cwd=cwd)
+        try:
+            self._await_http(ready_url, started + timeout, error, what, headers=headers)
+        except BaseException:
+            self.stop()
+            raise
 
     def _spawn(self, command: list[str], env: Mapping[str, str] | None = None, cwd: Path | None = None) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -61,9 +75,10 @@ class ChildServer:
             time.sleep(0.05)
         raise error(f"{what} not ready at {url} ({last}):\n{self.log_tail()}")
 
-    def _terminate(self, grace: float) -> int | None:
+    def _terminate(self, grace: float, must_exit: type[Exception] | None = None, what: str = "it") -> int | None:
         """SIGTERM to the child's process group, ``grace`` seconds to exit, then SIGKILL; its exit code
-        (None if it was not running). Forgets the process either way."""
+        (None if it was not running). Forgets the process either way. With ``must_exit``, needing the
+        SIGKILL raises that error (with the log tail): for a server whose clean exit is a promise."""
         proc, self.proc = self.proc, None
         if proc is None:
             return None
@@ -71,10 +86,13 @@ class ChildServer:
             os.killpg(proc.pid, signal.SIGTERM)
         try:
             return proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired as timed_out:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            return proc.wait(timeout=10)
+            code = proc.wait(timeout=10)
+            if must_exit is not None:
+                raise must_exit(f"{what} did not stop within {grace}s of SIGTERM:\n{self.log_tail()}") from timed_out
+            return code
 
     def log_tail(self, lines: int = 40) -> str:
         try:

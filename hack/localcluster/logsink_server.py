@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -80,19 +79,7 @@ class LogSinkServer(ChildServer):
 
     def stop(self, timeout: float = 60.0) -> int | None:
         """SIGTERM, wait for it to write everything and exit; its exit code (None if not running)."""
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return None
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGTERM)
-        try:
-            return proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired as error:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-            raise LogSinkServerError(f"the sink did not stop within {timeout}s of SIGTERM:\n{self.log_tail()}") \
-                from error
+        return self._terminate(timeout, must_exit=LogSinkServerError, what="the sink")
 
     def kill(self) -> None:
         """SIGKILL: no flush, no goodbye (what a crash or an OOM kill does)."""

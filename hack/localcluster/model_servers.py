@@ -29,7 +29,6 @@ the sink loses nothing. If either process does not come up, ``start`` raises wit
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -113,24 +112,17 @@ class SKLearnServer(ChildServer):
 
     def start(self) -> SKLearnServer:
         python = kserve_runtime.ensure_runtime()
-        started = time.monotonic()
         env = kserve_runtime.runtime_env({"PREDICT_PROBA": str(self.predict_proba).lower()})
-        self._spawn(self.command(python), env=env)
-        try:
-            # KServe's v1 model-ready endpoint: 200 once the model is loaded.
-            self._await_http(f"{self.url}/v1/models/{self.model_name}", started + self.startup_timeout,
-                             ModelServerError, f"the model server of {self.model_name}")
-        except BaseException:
-            self.stop()
-            raise
+        # KServe's v1 model-ready endpoint: 200 once the model is loaded.
+        self._start(self.command(python), ready_url=f"{self.url}/v1/models/{self.model_name}", env=env,
+                    timeout=self.startup_timeout, error=ModelServerError, what=f"the model server of {self.model_name}")
         return self
-
-    def stop(self) -> None:
-        self._terminate(15)
 
 
 class KServeAgent(ChildServer):
     """KServe's agent on a free loopback port, in front of a model server on ``component_port``."""
+
+    stop_grace = 1.0  # not its 30-second drain: see the module docstring
 
     def __init__(self, directory: Path, *, arguments: list[str], component_port: int,
                  startup_timeout: float = 30.0) -> None:
@@ -149,19 +141,10 @@ class KServeAgent(ChildServer):
         binary = building.ensure_kserve_agent()
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / building.AGENT_UNIX_SOCKET).unlink(missing_ok=True)  # left by a killed agent
-        started = time.monotonic()
         env = {"SERVING_READINESS_PROBE": json.dumps(readiness_probe(self.component_port)), "PATH": "/usr/bin:/bin"}
-        self._spawn(self.command(binary), env=env, cwd=self.directory)
-        try:
-            self._await_http(f"{self.url}/", started + self.startup_timeout, ModelServerError, "KServe's agent",
-                             headers=AGENT_PROBE_HEADERS)
-        except BaseException:
-            self.stop()
-            raise
+        self._start(self.command(binary), ready_url=f"{self.url}/", headers=AGENT_PROBE_HEADERS, env=env,
+                    cwd=self.directory, timeout=self.startup_timeout, error=ModelServerError, what="KServe's agent")
         return self
-
-    def stop(self, grace: float = 1.0) -> None:
-        self._terminate(grace)
 
 
 class ServedModel:
