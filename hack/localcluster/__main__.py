@@ -1,7 +1,8 @@
 """``python hack/localcluster {build,up,down,status,kubeconfig,run,dev,train,serve}`` — the local control plane CLI.
 
-- ``build``: compile (or find in the cache) every binary (and helm, for the chart tests), and fetch
-  Prometheus and promtool from Debian's ``prometheus`` package (for the metrics tests).
+- ``build``: compile (or find in the cache) every binary (and helm, for the chart tests, and KServe's
+  agent, for the model servers), fetch Prometheus and promtool from Debian's ``prometheus`` package
+  (for the metrics tests), and make KServe's sklearn runtime virtualenv (kserve_runtime.py).
 - ``up``: start a detached cluster in ``--dir`` (default ``~/.cache/modelops/clusters/dev``).
 - ``down``: stop it.  ``status``: what runs, where.  ``kubeconfig``: print its path.
 - ``run -- CMD...``: start a cluster, run CMD with ``KUBECONFIG`` set, stop the cluster whatever
@@ -28,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from localcluster import building, versions
+from localcluster import building, kserve_runtime, versions
 from localcluster.cluster import ClusterState, LocalCluster, alive, default_directory, free_port, stop_detached
 from localcluster.prometheus_binary import ensure_prometheus_binaries
 
@@ -72,6 +73,8 @@ def _build(args: argparse.Namespace) -> int:
     for name, path in building.ensure_binaries().items():
         print(f"{name:24} {path}")
     print(f"{'helm':24} {building.ensure_helm()}")
+    print(f"{'kserve-agent':24} {building.ensure_kserve_agent()}")
+    print(f"{'kserve-sklearn-runtime':24} {kserve_runtime.ensure_runtime()}")
     for name, path in ensure_prometheus_binaries().items():
         print(f"{name:24} {path}")
     return 0

@@ -1,4 +1,5 @@
-"""Builds etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok from Go modules.
+"""Builds etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok and KServe's agent
+from Go modules.
 
 No package anywhere ships kube-apiserver, and this project's machines have no Docker, so the
 control plane is compiled from the Go module proxy on first use and cached outside the repo,
@@ -8,6 +9,13 @@ Why a wrapper module: ``k8s.io/kubernetes`` requires its staging modules at ``v0
 them with ``replace => ./staging/...``; replaces only count in the main module, so a consumer must
 repeat them, pointing each staging module at the published ``v0.<minor>.<patch>`` of the same
 release. The list is read from that release's own go.mod, never hand-maintained.
+
+KServe's agent (the predictor Pod's sidecar that posts the request logger's CloudEvents) needs no
+wrapper: ``github.com/kserve/kserve``'s go.mod also has replace and exclude directives, and they count
+when KServe's module *is* the main module, so the agent is built inside the module's directory in the
+module cache, as KServe's own ``agent.Dockerfile`` builds it (``CGO_ENABLED=0 GOFLAGS=-mod=readonly go
+build ./cmd/agent``: KServe's go.mod and go.sum decide every dependency, nothing is resolved anew).
+See :func:`build_kserve_agent` for the one link-time setting it adds.
 """
 
 from __future__ import annotations
@@ -41,6 +49,10 @@ def binary_paths() -> dict[str, Path]:
     paths["etcd"] = root / f"etcd-{versions.ETCD}" / "etcd"
     paths["kwok"] = root / f"kwok-{versions.KWOK}" / "kwok"
     return paths
+
+
+def kserve_agent_path() -> Path:
+    return bin_dir() / f"kserve-agent-{versions.KSERVE_MODULE[1]}" / "agent"
 
 
 def helm_path() -> Path:
@@ -171,6 +183,36 @@ def ensure_helm() -> Path:
     if not path.exists():
         _go_install("helm", "helm.sh/helm/v3/cmd/helm", versions.HELM, path)
     return path
+
+
+# KServe's agent listens, besides its TCP port, on the fixed abstract Unix socket "@/kserve/agent.sock"
+# (cmd/agent/main.go:86, for Knative's exec probe) and exits when it cannot (main.go:209-212, 232-240):
+# harmless in a Pod, which has its own network namespace, fatal for the second agent on one host. The
+# variable is a string var of package main, so the linker can set it: a relative path makes each agent
+# listen on ``agent.sock`` in its own working directory (model_servers.py gives each its own).
+AGENT_UNIX_SOCKET = "agent.sock"
+
+
+def build_kserve_agent() -> Path:
+    """KServe's agent at the pinned KServe version, into the cache; its path."""
+    module, version = versions.KSERVE_MODULE
+    source = module_dir(module, version)
+    work = _fresh_workdir(f"kserve-agent-{version}")
+    env_flags = "-mod=readonly -buildvcs=false"
+    cmd = ["go", "build", "-trimpath", "-ldflags", f"-s -w -X main.unixSocketPath={AGENT_UNIX_SOCKET}",
+           "-o", str(work / "agent"), "./cmd/agent"]
+    print(f"+ (cd {source} && GOFLAGS='{env_flags}' {' '.join(cmd)})", file=sys.stderr, flush=True)
+    proc = subprocess.run(cmd, cwd=source, env=_go_env() | {"GOFLAGS": env_flags}, text=True, capture_output=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"building KServe's agent {version} failed:\n{proc.stdout}\n{proc.stderr}")
+    _install(work / "agent", kserve_agent_path())
+    shutil.rmtree(work)
+    return kserve_agent_path()
+
+
+def ensure_kserve_agent() -> Path:
+    path = kserve_agent_path()
+    return path if path.exists() else build_kserve_agent()
 
 
 BUILDERS = {"etcd": build_etcd, "kwok": build_kwok, "kube-apiserver": build_kubernetes}

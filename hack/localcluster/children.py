@@ -3,8 +3,8 @@ own session with its output in a log (it gets a signal when the process that sta
 on SIGKILL), waiting until an HTTP URL of it answers 200 (or it exits: the error then carries its
 log tail), stopping its whole process group (SIGTERM, then SIGKILL after a grace), killing it, and
 the context-manager protocol (``with Server(directory) as server:`` starts it; leaving stops it,
-also when the body raises). MLflow, Prometheus, the log sink, the S3 server and the operator the
-tests run are all ``ChildServer``s.
+also when the body raises). MLflow, Prometheus, the log sink, the S3 server, the KServe model
+servers and agents (model_servers.py) and the operator the tests run are all ``ChildServer``s.
 """
 
 from __future__ import annotations
@@ -27,17 +27,30 @@ from localcluster.cluster import die_with_parent
 class ChildServer:
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
+    stop_grace: float = 15.0
 
     def start(self) -> Self:
         raise NotImplementedError
 
     def stop(self) -> object:
         """SIGTERM to the process group, a grace, then SIGKILL (override for more)."""
-        return self._stop_group()
+        return self._stop_group(self.stop_grace)
 
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def _start(self, command: list[str], *, ready_url: str, timeout: float, error: type[Exception], what: str,
+               env: Mapping[str, str] | None = None, cwd: Path | None = None,
+               headers: Mapping[str, str] | None = None) -> None:
+        """Spawn ``command`` and wait until ``ready_url`` answers 200; on any failure stop it and re-raise."""
+        started = time.monotonic()
+        self._spawn(command, env=env, cwd=cwd)
+        try:
+            self._await_http(ready_url, started + timeout, error, what, headers=headers)
+        except BaseException:
+            self.stop()
+            raise
 
     def _spawn(self, command: list[str], env: Mapping[str, str] | None = None, cwd: Path | None = None,
                death_signal: int = signal.SIGTERM) -> None:
@@ -51,15 +64,18 @@ class ChildServer:
                 start_new_session=True, preexec_fn=die_with_parent(death_signal),
             )  # fmt: skip
 
-    def _await_http(self, url: str, deadline: float, error: type[Exception], what: str) -> None:
-        """Poll ``url`` until it answers 200; raise ``error`` if the process exits or time runs out."""
+    def _await_http(self, url: str, deadline: float, error: type[Exception], what: str,
+                    headers: Mapping[str, str] | None = None) -> None:
+        """Poll ``url`` (with ``headers``) until it answers 200; raise ``error`` if the process exits or
+        time runs out."""
         assert self.proc is not None
         last = "no answer yet"
+        request = urllib.request.Request(url, headers=dict(headers or {}))
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise error(f"{what} exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
-                with urllib.request.urlopen(url, timeout=2) as response:
+                with urllib.request.urlopen(request, timeout=2) as response:
                     if response.status == 200:
                         return
                     last = f"answered {response.status}"
@@ -92,6 +108,14 @@ class ChildServer:
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
         return code if code is not None else proc.returncode
+
+    def _terminate(self, grace: float, must_exit: type[Exception], what: str) -> int | None:
+        """``_stop_group`` for a server whose clean exit is a promise: needing the SIGKILL raises
+        ``must_exit`` (with the log tail)."""
+        code = self._stop_group(grace)
+        if code == -signal.SIGKILL:
+            raise must_exit(f"{what} did not stop within {grace}s of SIGTERM:\n{self.log_tail()}")
+        return code
 
     def kill(self) -> None:
         """SIGKILL to the group: no flush, no goodbye (what a crash or an OOM kill does)."""

@@ -7,6 +7,11 @@ tests/fixtures/kserve_logger_v0.20.0.yaml), for the tests, the benchmarks and ``
 - :func:`messages`: its request and response events as (headers, body) in binary mode;
 - :func:`structured`: the same event in structured mode, as the CloudEvents Go SDK encodes
   ``[]byte`` data (``data_base64``) — what a proxy re-encoding KServe's events would send.
+
+Real model servers log through KServe's real agent (model_servers.py). This module stays for what
+needs every byte under the test's control or more calls than a model server answers here: the sink's
+unit and integration tests (structured mode, malformed and replayed events, crashes) and
+bench/sink.py; tests/integration/test_model_servers.py checks its events against the real agent's.
 """
 
 from __future__ import annotations

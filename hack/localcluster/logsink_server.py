@@ -14,7 +14,6 @@ ready, ``start`` raises with the tail of its log: never a skip.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -78,11 +77,7 @@ class LogSinkServer(ChildServer):
 
     def stop(self, timeout: float = 60.0) -> int | None:
         """SIGTERM, wait for it to write everything and exit; its exit code (None if not running)."""
-        proc = self.proc
-        code = self._stop_group(timeout)
-        if proc is not None and code == -signal.SIGKILL:  # SIGTERM was not enough: forced
-            raise LogSinkServerError(f"the sink did not stop within {timeout}s of SIGTERM:\n{self.log_tail()}")
-        return code
+        return self._terminate(timeout, must_exit=LogSinkServerError, what="the sink")
 
     def restart(self) -> LogSinkServer:
         self.stop()

@@ -12,7 +12,6 @@ the tail of its log: never a skip.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -50,14 +49,6 @@ class S3Server(ChildServer):
         executable = Path(sys.executable).parent / "moto_server"
         if not executable.exists():
             raise S3ServerError(f"no `moto_server` next to {sys.executable}: install the [dev] extra")
-        self._spawn([str(executable), "-H", "127.0.0.1", "-p", str(self.port)])
-        try:
-            self._await_http(f"{self.url}/moto-api/", time.monotonic() + self.startup_timeout, S3ServerError,
-                             "moto_server")
-        except BaseException:
-            self.stop()
-            raise
+        self._start([str(executable), "-H", "127.0.0.1", "-p", str(self.port)], ready_url=f"{self.url}/moto-api/",
+                    timeout=self.startup_timeout, error=S3ServerError, what="moto_server")
         return self
-
-    def stop(self) -> None:
-        self._stop_group()
