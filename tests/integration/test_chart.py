@@ -27,27 +27,13 @@ from tests.integration.conftest import OperatorProcess
 from tests.integration.kserve_status import ready_status
 from tests.integration.manifests import REPO, documents
 from tests.integration.waiting import wait_for
+from tests.support.chart import CHART, CRD_CHART, render
 from tests.support.logsink import metric_value, post_all, rows_by_id, scrape
-
-CHART = REPO / "charts" / "modelops"
-CRD_CHART = REPO / "charts" / "modelops-crds"
 
 
 @pytest.fixture(scope="module")
 def helm() -> Path:
     return ensure_helm()
-
-
-def render(helm: Path, chart: Path, namespace: str, values: dict[str, Any] | None = None,
-           tmp: Path | None = None) -> list[dict[str, Any]]:
-    cmd = [str(helm), "template", "modelops", str(chart), "--namespace", namespace]
-    if values is not None and tmp is not None:
-        path = tmp / "values.yaml"
-        path.write_text(yaml.safe_dump(values))
-        cmd += ["-f", str(path)]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
 def test_charts_lint(helm: Path) -> None:
@@ -75,12 +61,14 @@ def test_crd_chart_is_exactly_crds(helm: Path) -> None:
 def test_rendered_chart_is_accepted_by_the_api_server(helm: Path, dyn: dynamic.DynamicClient,
                                                       namespace: str, tmp_path: Path) -> None:
     values = {"image": {"digest": "sha256:" + "a" * 64}, "watchNamespaces": ["team-a"],
-              "config": {"mlflow": {"trackingUri": "http://mlflow:5000"}, "nodePools": {"cpu": {}}}}
+              "config": {"mlflow": {"trackingUri": "http://mlflow:5000"}, "nodePools": {"cpu": {}}},
+              "grafanaDashboard": {"enabled": True}}
     docs = render(helm, CHART, namespace, values, tmp_path)
     kinds = sorted(doc["kind"] for doc in docs)
+    # Every object the chart can render (the dashboard is opt-in: enabled here).
     assert kinds == ["ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding", "ConfigMap",
-                     "ConfigMap", "Deployment", "Deployment", "PersistentVolumeClaim", "Service", "ServiceAccount",
-                     "ServiceAccount", "ServiceMonitor"]
+                     "ConfigMap", "ConfigMap", "Deployment", "Deployment", "PersistentVolumeClaim", "PrometheusRule",
+                     "Service", "Service", "ServiceAccount", "ServiceAccount", "ServiceMonitor", "ServiceMonitor"]
     for doc in docs:
         resource = dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
         resource.server_side_apply(body=doc, namespace=namespace if resource.namespaced else None,
@@ -91,6 +79,8 @@ def test_rendered_chart_is_accepted_by_the_api_server(helm: Path, dyn: dynamic.D
     assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"]["type"] == "Recreate"
     assert container["image"].endswith("@sha256:" + "a" * 64)
     assert "--namespace=team-a" in container["args"]
+    assert "--metrics=0.0.0.0:8081" in container["args"]
+    assert {"name": "metrics", "containerPort": 8081} in container["ports"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                                             "capabilities": {"drop": ["ALL"]}}

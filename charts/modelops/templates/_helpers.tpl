@@ -58,3 +58,15 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $_ := set $config "listen" (printf "0.0.0.0:%d" (int .Values.logsink.port)) -}}
 {{- toYaml $config -}}
 {{- end -}}
+
+{{- /* The operator's Pod labels a Service may select on (never the sink's: its name label differs). */ -}}
+{{- define "modelops.selector" -}}
+app.kubernetes.io/name: modelops
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- /* The job label Prometheus gives the operator's series: the Prometheus Operator names the job
+after the Service a ServiceMonitor found the target through. The rules select on it. */ -}}
+{{- define "modelops.metricsJob" -}}
+{{- printf "%s-metrics" (include "modelops.name" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
