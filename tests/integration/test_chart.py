@@ -2,8 +2,10 @@
 (server-side apply, dry run); the CRD chart carries exactly crds/; the ClusterRoles are least
 privilege (no wildcards, no Secrets) and *sufficient*: the operator, running with nothing but the
 chart's ServiceAccount token, reconciles a TrainingRun and a ModelVersion, and the log sink with
-its own reads ModelVersion signatures. The sink's Pod passes the restricted Pod Security Standard
-as the API server enforces it, and the operator's configuration points KServe's logger at it."""
+its own reads ModelVersion signatures. Both talk to the API server through a recording proxy
+(tests/support/api_recorder.py), so every permission a ClusterRole grants is checked to have been
+used, or is listed with the reason no test uses it. The sink's Pod passes the restricted Pod Security
+Standard as the API server enforces it, and the operator's configuration points KServe's logger at it."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from tests.integration.conftest import OperatorProcess
 from tests.integration.kserve_status import ready_status
 from tests.integration.manifests import REPO, documents
 from tests.integration.waiting import wait_for
+from tests.support.api_recorder import RecordingProxy, unexercised
 from tests.support.chart import CHART, CRD_CHART, render
 from tests.support.logsink import metric_value, post_all, rows_by_id, scrape
 
@@ -100,6 +103,19 @@ def test_cluster_role_is_least_privilege(helm: Path) -> None:
     assert sink["rules"] == [{"apiGroups": ["modelops.io"], "resources": ["modelversions"], "verbs": ["get"]}]
 
 
+# Permissions of the operator's ClusterRole that the RBAC test below does not use, and why.
+OPERATOR_RULES_NOT_EXERCISED: dict[str, str] = {
+    "core/namespaces list": "kopf lists namespaces only to resolve globs in watchNamespaces; the test watches all",
+    "core/namespaces watch": "as above",
+    "modelops.io/modelversions create": "a TrainingRun registers its ModelVersion once training ends "
+                                        "(test_trainingrun, under the admin identity: playing the container here "
+                                        "would double this test's time)",
+    "serving.kserve.io/inferenceservices delete": "a retired (archived) version's InferenceService is deleted "
+                                                  "(test_modelversion, under the admin identity)",
+    "modelops.io/driftmonitors get": "nothing reads a DriftMonitor by name yet: the drift engine's reconciler will",
+}
+
+
 def _apply_rbac(dyn: dynamic.DynamicClient, docs: list[dict[str, Any]], namespace: str, role: str) -> None:
     """Apply the ServiceAccount, ClusterRole and binding among ``docs``, the cluster-wide ones named
     ``role`` (tests share one cluster: each needs names of its own)."""
@@ -115,9 +131,12 @@ def _apply_rbac(dyn: dynamic.DynamicClient, docs: list[dict[str, Any]], namespac
 
 
 def _token_kubeconfig(api: client.ApiClient, cluster: LocalCluster, namespace: str, account: str,
-                      path: Path) -> Path:
+                      path: Path, proxy: RecordingProxy | None = None) -> Path:
+    """A kubeconfig with a token of ``account``: straight to the API server, or through ``proxy``."""
     token = client.CoreV1Api(api).create_namespaced_service_account_token(
         account, namespace, {"spec": {"expirationSeconds": 3600}}).status.token
+    if proxy is not None:
+        return proxy.kubeconfig(token, path)
     admin = yaml.safe_load(cluster.kubeconfig.read_text())
     admin["users"] = [{"name": "chart-sa", "user": {"token": token}}]
     admin["contexts"][0]["context"]["user"] = "chart-sa"
@@ -135,7 +154,9 @@ def test_operator_works_with_only_the_charts_rbac(
         docs = [d for d in render(helm, CHART, namespace) if not d["metadata"]["name"].startswith("modelops-logsink")]
         _apply_rbac(dyn, docs, namespace, f"modelops-{namespace}")
         account = next(d for d in docs if d["kind"] == "ServiceAccount")["metadata"]["name"]
-        kubeconfig = _token_kubeconfig(api, cluster, namespace, account, tmp_path / "sa-kubeconfig")
+        assert cluster.pki is not None
+        proxy = RecordingProxy(cluster.server, cluster.pki.ca_cert).start()
+        kubeconfig = _token_kubeconfig(api, cluster, namespace, account, tmp_path / "sa-kubeconfig", proxy)
         config = operator_config(mlflow_server.url, mlflow_artifacts=mlflow_server.artifact_root.as_uri())
         restricted = OperatorProcess(cluster, tmp_path / "operator.log", config, kubeconfig=kubeconfig)
         restricted.start()
@@ -174,13 +195,42 @@ def test_operator_works_with_only_the_charts_rbac(
             routes = dyn.resources.get(api_version="gateway.networking.k8s.io/v1", kind="HTTPRoute")
             wait_for(lambda: routes.get(name="fraud-detector", namespace=namespace), 60,
                      "the HTTPRoute, written under the SA")
+            # ... and one through Istio: the VirtualService too.
+            for doc in documents(REPO / "examples" / "05-rollout-istio.yaml"):
+                doc["spec"]["model"] = f"rbac-istio-{namespace}"
+                dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"]).server_side_apply(
+                    body=doc, namespace=namespace, field_manager="chart-test")
+            wait_for(lambda: isvcs.get(name="recommender-v8", namespace=namespace), 60, "the v8 ISVC")
+            isvcs.status.patch(name="recommender-v8", namespace=namespace,
+                               body={"status": ready_status("http://recommender-v8")},
+                               content_type="application/merge-patch+json")
+            services = dyn.resources.get(api_version="networking.istio.io/v1", kind="VirtualService")
+            wait_for(lambda: services.get(name="recommender", namespace=namespace), 60,
+                     "the VirtualService, written under the SA")
+            # A DriftMonitor is accepted (its status written) under the SA.
+            monitor = next(d for d in documents(REPO / "examples" / "07-driftmonitor.yaml")
+                           if d["kind"] == "DriftMonitor")
+            monitors = dyn.resources.get(api_version=monitor["apiVersion"], kind="DriftMonitor")
+            monitors.server_side_apply(body=monitor, namespace=namespace, field_manager="chart-test")
+            wait_for(lambda: (monitors.get(name=monitor["metadata"]["name"], namespace=namespace).to_dict()
+                              .get("status") or {}).get("observedGeneration"), 60,
+                     "the DriftMonitor accepted, under the SA")
         finally:
             restricted.stop()
+            proxy.stop()
         # RBAC denials read `User "system:serviceaccount:..." cannot <verb> resource ...`; other 403s
         # (a namespace of an earlier test being terminated) are not about the chart.
         log = (tmp_path / "operator.log").read_text()
         denials = [line for line in log.splitlines() if "system:serviceaccount:" in line and "cannot" in line]
         assert denials == [], "\n".join(denials)
+        # Every permission the ClusterRole grants was used by the operator above, but those listed
+        # (with why) in OPERATOR_RULES_NOT_EXERCISED: a new grant no test uses fails here, and so
+        # does a listed one that is now used (take it off the list).
+        role = next(d for d in docs if d["kind"] == "ClusterRole")
+        assert proxy.recorded(), "the proxy saw no request: the operator did not go through it"
+        unused = unexercised(role["rules"], proxy.recorded())
+        print("ClusterRole permissions no request used:", *unused, sep="\n  ")
+        assert unused == sorted(OPERATOR_RULES_NOT_EXERCISED), unused
     finally:
         operator.start()
 
@@ -253,13 +303,21 @@ def test_the_sink_reads_signatures_with_only_the_charts_rbac(
     mv["spec"]["serving"]["enabled"] = False
     dyn.resources.get(api_version=mv["apiVersion"], kind=mv["kind"]).server_side_apply(
         body=mv, namespace=namespace, field_manager="chart-test")
-    kubeconfig = _token_kubeconfig(api, cluster, namespace, "modelops-logsink", tmp_path / "sink-kubeconfig")
+    assert cluster.pki is not None
+    proxy = RecordingProxy(cluster.server, cluster.pki.ca_cert).start()
+    kubeconfig = _token_kubeconfig(api, cluster, namespace, "modelops-logsink", tmp_path / "sink-kubeconfig", proxy)
     call = Call(id="sig-1", namespace=namespace, modelversion=mv["metadata"]["name"], model=mv["spec"]["model"],
                 version="1", request={"instances": [[12.5, "grocery", 14]]}, response={"predictions": [0.1]},
                 time=datetime.now(UTC))
-    with LogSinkServer(tmp_path / "sink", config={"signatures": {"source": "kubernetes"}},
-                       env={"KUBECONFIG": str(kubeconfig)}) as sink:
-        assert post_all(sink.url, messages(call)) == [200, 200]
-        assert metric_value(scrape(sink.url), "modelops_logsink_signature_errors_total") == 0
+    try:
+        with LogSinkServer(tmp_path / "sink", config={"signatures": {"source": "kubernetes"}},
+                           env={"KUBECONFIG": str(kubeconfig)}) as sink:
+            assert post_all(sink.url, messages(call)) == [200, 200]
+            assert metric_value(scrape(sink.url), "modelops_logsink_signature_errors_total") == 0
+    finally:
+        proxy.stop()
+    # The sink's one permission is the one it used.
+    role = next(d for d in docs if d["kind"] == "ClusterRole")
+    assert unexercised(role["rules"], proxy.recorded()) == []
     (row,) = rows_by_id(sink.store)["sig-1"]
     assert (row["input.amount"], row["input.merchant_category"], row["input.hour_of_day"]) == (12.5, "grocery", 14)
