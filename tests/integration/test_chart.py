@@ -272,6 +272,18 @@ def test_the_operator_points_kserves_logger_at_the_charts_sink(helm: Path, tmp_p
     assert "logSinkUrl" not in operator_yaml(without)
 
 
+def test_the_sink_runs_from_its_own_image_when_given(helm: Path, tmp_path: Path) -> None:
+    def images(values: dict[str, Any]) -> dict[str, str]:
+        return {d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["image"]
+                for d in render(helm, CHART, "ml", values, tmp_path) if d["kind"] == "Deployment"}
+
+    assert images({}) == {"modelops": "ghcr.io/modelops/modelops:0.1.0",
+                          "modelops-logsink": "ghcr.io/modelops/modelops:0.1.0"}
+    lean = {"logsink": {"image": {"repository": "ghcr.io/modelops/modelops-logsink", "digest": "sha256:" + "b" * 64}}}
+    assert images(lean)["modelops-logsink"] == "ghcr.io/modelops/modelops-logsink@sha256:" + "b" * 64
+    assert images({"logsink": {"image": {"repository": "r/sink"}}})["modelops-logsink"] == "r/sink:0.1.0"
+
+
 def test_the_sinks_pod_passes_the_restricted_pod_security_standard(helm: Path, api: client.ApiClient,
                                                                    namespace: str) -> None:
     core = client.CoreV1Api(api)

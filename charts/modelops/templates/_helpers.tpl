@@ -70,3 +70,15 @@ after the Service a ServiceMonitor found the target through. The rules select on
 {{- define "modelops.metricsJob" -}}
 {{- printf "%s-metrics" (include "modelops.name" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
+
+{{- /* The sink's image: logsink.image when it names a repository, else the operator's. */ -}}
+{{- define "modelops.logsinkImage" -}}
+{{- $image := .Values.logsink.image | default dict -}}
+{{- if not $image.repository -}}
+{{ include "modelops.image" . }}
+{{- else if $image.digest -}}
+{{ $image.repository }}@{{ $image.digest }}
+{{- else -}}
+{{ $image.repository }}:{{ default .Values.image.tag $image.tag }}
+{{- end -}}
+{{- end -}}
