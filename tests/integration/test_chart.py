@@ -180,33 +180,11 @@ def test_operator_works_with_only_the_charts_rbac(
                               or {}).get("phase") == "Running", 60, "the TrainingRun running, under the SA")
             events = client.CoreV1Api(api).list_namespaced_event(namespace).items
             assert any(e.reason == "JobCreated" for e in events)
-            # A Rollout through Gateway API: the HTTPRoute is written under the SA too.
-            rollout_docs = documents(REPO / "examples" / "04-rollout-gateway-api.yaml")
-            for doc in rollout_docs:
-                doc["spec"]["model"] = f"rbac-route-{namespace}"
-                if doc["kind"] == "Rollout":
-                    doc["spec"]["target"] = "fraud-detector-v3"
-                dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"]).server_side_apply(
-                    body=doc, namespace=namespace, field_manager="chart-test")
-            wait_for(lambda: isvcs.get(name="fraud-detector-v3", namespace=namespace), 60, "the v3 ISVC")
-            isvcs.status.patch(name="fraud-detector-v3", namespace=namespace,
-                               body={"status": ready_status("http://fraud-detector-v3")},
-                               content_type="application/merge-patch+json")
-            routes = dyn.resources.get(api_version="gateway.networking.k8s.io/v1", kind="HTTPRoute")
-            wait_for(lambda: routes.get(name="fraud-detector", namespace=namespace), 60,
-                     "the HTTPRoute, written under the SA")
-            # ... and one through Istio: the VirtualService too.
-            for doc in documents(REPO / "examples" / "05-rollout-istio.yaml"):
-                doc["spec"]["model"] = f"rbac-istio-{namespace}"
-                dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"]).server_side_apply(
-                    body=doc, namespace=namespace, field_manager="chart-test")
-            wait_for(lambda: isvcs.get(name="recommender-v8", namespace=namespace), 60, "the v8 ISVC")
-            isvcs.status.patch(name="recommender-v8", namespace=namespace,
-                               body={"status": ready_status("http://recommender-v8")},
-                               content_type="application/merge-patch+json")
-            services = dyn.resources.get(api_version="networking.istio.io/v1", kind="VirtualService")
-            wait_for(lambda: services.get(name="recommender", namespace=namespace), 60,
-                     "the VirtualService, written under the SA")
+            # A Rollout through Gateway API, and one through Istio: the route objects are written under the SA.
+            _route_written(dyn, namespace, "04-rollout-gateway-api.yaml", "fraud-detector-v3",
+                           ("gateway.networking.k8s.io/v1", "HTTPRoute", "fraud-detector"))
+            _route_written(dyn, namespace, "05-rollout-istio.yaml", "recommender-v8",
+                           ("networking.istio.io/v1", "VirtualService", "recommender"))
             # A DriftMonitor is accepted (its status written) under the SA.
             monitor = next(d for d in documents(REPO / "examples" / "07-driftmonitor.yaml")
                            if d["kind"] == "DriftMonitor")
@@ -233,6 +211,24 @@ def test_operator_works_with_only_the_charts_rbac(
         assert unused == sorted(OPERATOR_RULES_NOT_EXERCISED), unused
     finally:
         operator.start()
+
+
+def _route_written(dyn: dynamic.DynamicClient, namespace: str, example: str, target: str,
+                   route: tuple[str, str, str]) -> None:
+    """Apply an example Rollout (and its ModelVersions) targeting ``target``, play KServe making that
+    version Ready, and wait for the operator to write ``route`` (apiVersion, kind, name)."""
+    for doc in documents(REPO / "examples" / example):
+        doc["spec"]["model"] = f"rbac-{example.split('-', 1)[0]}-{namespace}"
+        if doc["kind"] == "Rollout":
+            doc["spec"]["target"] = target
+        dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"]).server_side_apply(
+            body=doc, namespace=namespace, field_manager="chart-test")
+    isvcs = dyn.resources.get(api_version="serving.kserve.io/v1beta1", kind="InferenceService")
+    wait_for(lambda: isvcs.get(name=target, namespace=namespace), 60, f"the {target} ISVC")
+    isvcs.status.patch(name=target, namespace=namespace, body={"status": ready_status(f"http://{target}")},
+                       content_type="application/merge-patch+json")
+    routes = dyn.resources.get(api_version=route[0], kind=route[1])
+    wait_for(lambda: routes.get(name=route[2], namespace=namespace), 60, f"the {route[1]}, written under the SA")
 
 
 def _sink(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:

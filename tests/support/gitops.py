@@ -1,6 +1,7 @@
 """How GitOps tools judge modelops objects, run here as they run there.
 
-``argocd_health``: an Argo CD health check (deploy/argocd/health/<Kind>.lua) run the way Argo CD
+``argocd_health``: an Argo CD health check, as deploy/argocd/argocd-cm.yaml carries it (what users
+merge into their argocd-cm: deploy/argocd/health/_prelude.lua and <Kind>.lua), run the way Argo CD
 runs a custom check (util/lua/lua.go): Lua 5.1 (Argo CD embeds gopher-lua, a Lua 5.1), the object
 as the global ``obj`` (JSON arrays as 1-based tables, nulls absent), only the base and table
 libraries (Argo CD leaves the string, math, io and debug libraries out of custom checks unless
@@ -20,10 +21,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import yaml
 from lupa import lua51
 
 REPO = Path(__file__).resolve().parents[2]
-HEALTH_DIR = REPO / "deploy" / "argocd" / "health"
+ARGOCD_CM = REPO / "deploy" / "argocd" / "argocd-cm.yaml"
 ARGOCD_HEALTH_CODES = ("Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown")
 
 # What Argo CD's VM does not open for a custom check, removed before the script runs; the string
@@ -48,10 +50,16 @@ def _from_lua(value: Any) -> Any:
     return value
 
 
+def health_script(kind: str) -> str:
+    """The health check of ``kind`` as argocd-cm.yaml carries it."""
+    data = yaml.safe_load(ARGOCD_CM.read_text())["data"]
+    return str(data[f"resource.customizations.health.modelops.io_{kind}"])
+
+
 def argocd_health(obj: dict[str, Any], script: str | None = None) -> dict[str, Any]:
     """``{"status": ..., "message": ...}`` that Argo CD would show for ``obj``."""
     if script is None:
-        script = (HEALTH_DIR / f"{obj['kind']}.lua").read_text()
+        script = health_script(obj["kind"])
     runtime = lua51.LuaRuntime(register_eval=False)
     runtime.execute(_RESTRICT)
     runtime.globals().obj = _to_lua(runtime, obj)

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 import yaml
 
+import gen_argocd_cm
 from modelops.api.driftmonitor import DriftMonitorStatus
 from modelops.api.modelversion import ModelVersionStatus
 from modelops.api.rollout import RolloutPhase, RolloutStatus
 from modelops.api.trainingrun import TrainingPhase, TrainingRunStatus
-from tests.support.gitops import HEALTH_DIR, REPO, argocd_health
+from tests.support.gitops import REPO, argocd_health, health_script
 
 KINDS = ("TrainingRun", "ModelVersion", "Rollout", "DriftMonitor")
 MODELS = {"Rollout": RolloutStatus, "ModelVersion": ModelVersionStatus, "TrainingRun": TrainingRunStatus,
@@ -61,19 +62,17 @@ def health(body: dict[str, Any]) -> tuple[str, str]:
 # -------------------------------------------------------------------------------------- shape
 
 
-def test_every_script_starts_with_the_same_prelude_and_the_argocd_cm_snippet_carries_them() -> None:
-    preludes = set()
-    for kind in KINDS:
-        text = (HEALTH_DIR / f"{kind}.lua").read_text()
-        assert f"resource.customizations.health.modelops.io_{kind}" in text.splitlines()[0]
-        preludes.add(text.split("\n", 1)[1].split("-- end of prelude")[0])
-    assert len(preludes) == 1
+def test_the_argocd_cm_snippet_is_generated_from_the_scripts() -> None:
+    assert gen_argocd_cm.main(["--check"]) == 0, "run python hack/gen_argocd_cm.py"
     snippet = yaml.safe_load((REPO / "deploy" / "argocd" / "argocd-cm.yaml").read_text())
     assert snippet["metadata"] == {"name": "argocd-cm", "namespace": "argocd",
                                    "labels": {"app.kubernetes.io/name": "argocd-cm",
                                               "app.kubernetes.io/part-of": "argocd"}}
-    assert snippet["data"] == {f"resource.customizations.health.modelops.io_{kind}":
-                               (HEALTH_DIR / f"{kind}.lua").read_text() for kind in KINDS}
+    assert sorted(snippet["data"]) == sorted(f"resource.customizations.health.modelops.io_{k}" for k in KINDS)
+    for kind in KINDS:
+        script = health_script(kind)
+        assert f"resource.customizations.health.modelops.io_{kind})" in script.splitlines()[0]
+        assert script.count("-- end of prelude") == 1 and script.rstrip().splitlines()[-1].startswith("return ")
 
 
 def test_the_scripts_need_no_string_library() -> None:
