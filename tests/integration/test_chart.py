@@ -2,8 +2,10 @@
 (server-side apply, dry run); the CRD chart carries exactly crds/; the ClusterRoles are least
 privilege (no wildcards, no Secrets) and *sufficient*: the operator, running with nothing but the
 chart's ServiceAccount token, reconciles a TrainingRun and a ModelVersion, and the log sink with
-its own reads ModelVersion signatures. The sink's Pod passes the restricted Pod Security Standard
-as the API server enforces it, and the operator's configuration points KServe's logger at it."""
+its own reads ModelVersion signatures. Both talk to the API server through a recording proxy
+(tests/support/api_recorder.py), so every permission a ClusterRole grants is checked to have been
+used, or is listed with the reason no test uses it. The sink's Pod passes the restricted Pod Security
+Standard as the API server enforces it, and the operator's configuration points KServe's logger at it."""
 
 from __future__ import annotations
 
@@ -23,31 +25,18 @@ from localcluster.logsink_server import LogSinkServer
 from localcluster.mlflow_server import MLflowServer
 from localcluster.operator_config import operator_config
 from modelops.logsink.config import load as load_sink_config
+from tests.support.api_recorder import RecordingProxy, unexercised
+from tests.support.chart import CHART, CRD_CHART, render
 from tests.support.kserve_status import ready_status
 from tests.support.logsink import metric_value, post_all, rows_by_id, scrape
 from tests.support.manifests import REPO, documents
 from tests.support.operator import OperatorProcess
 from tests.support.waiting import wait_for
 
-CHART = REPO / "charts" / "modelops"
-CRD_CHART = REPO / "charts" / "modelops-crds"
-
 
 @pytest.fixture(scope="module")
 def helm() -> Path:
     return ensure_helm()
-
-
-def render(helm: Path, chart: Path, namespace: str, values: dict[str, Any] | None = None,
-           tmp: Path | None = None) -> list[dict[str, Any]]:
-    cmd = [str(helm), "template", "modelops", str(chart), "--namespace", namespace]
-    if values is not None and tmp is not None:
-        path = tmp / "values.yaml"
-        path.write_text(yaml.safe_dump(values))
-        cmd += ["-f", str(path)]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
 def test_charts_lint(helm: Path) -> None:
@@ -75,12 +64,14 @@ def test_crd_chart_is_exactly_crds(helm: Path) -> None:
 def test_rendered_chart_is_accepted_by_the_api_server(helm: Path, dyn: dynamic.DynamicClient,
                                                       namespace: str, tmp_path: Path) -> None:
     values = {"image": {"digest": "sha256:" + "a" * 64}, "watchNamespaces": ["team-a"],
-              "config": {"mlflow": {"trackingUri": "http://mlflow:5000"}, "nodePools": {"cpu": {}}}}
+              "config": {"mlflow": {"trackingUri": "http://mlflow:5000"}, "nodePools": {"cpu": {}}},
+              "grafanaDashboard": {"enabled": True}}
     docs = render(helm, CHART, namespace, values, tmp_path)
     kinds = sorted(doc["kind"] for doc in docs)
+    # Every object the chart can render (the dashboard is opt-in: enabled here).
     assert kinds == ["ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding", "ConfigMap",
-                     "ConfigMap", "Deployment", "Deployment", "PersistentVolumeClaim", "Service", "ServiceAccount",
-                     "ServiceAccount", "ServiceMonitor"]
+                     "ConfigMap", "ConfigMap", "Deployment", "Deployment", "PersistentVolumeClaim", "PrometheusRule",
+                     "Service", "Service", "ServiceAccount", "ServiceAccount", "ServiceMonitor", "ServiceMonitor"]
     for doc in docs:
         resource = dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
         resource.server_side_apply(body=doc, namespace=namespace if resource.namespaced else None,
@@ -91,6 +82,8 @@ def test_rendered_chart_is_accepted_by_the_api_server(helm: Path, dyn: dynamic.D
     assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"]["type"] == "Recreate"
     assert container["image"].endswith("@sha256:" + "a" * 64)
     assert "--namespace=team-a" in container["args"]
+    assert "--metrics=0.0.0.0:8081" in container["args"]
+    assert {"name": "metrics", "containerPort": 8081} in container["ports"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                                             "capabilities": {"drop": ["ALL"]}}
@@ -110,6 +103,19 @@ def test_cluster_role_is_least_privilege(helm: Path) -> None:
     assert sink["rules"] == [{"apiGroups": ["modelops.io"], "resources": ["modelversions"], "verbs": ["get"]}]
 
 
+# Permissions of the operator's ClusterRole that the RBAC test below does not use, and why.
+OPERATOR_RULES_NOT_EXERCISED: dict[str, str] = {
+    "core/namespaces list": "kopf lists namespaces only to resolve globs in watchNamespaces; the test watches all",
+    "core/namespaces watch": "as above",
+    "modelops.io/modelversions create": "a TrainingRun registers its ModelVersion once training ends "
+                                        "(test_trainingrun, under the admin identity: playing the container here "
+                                        "would double this test's time)",
+    "serving.kserve.io/inferenceservices delete": "a retired (archived) version's InferenceService is deleted "
+                                                  "(test_modelversion, under the admin identity)",
+    "modelops.io/driftmonitors get": "nothing reads a DriftMonitor by name yet: the drift engine's reconciler will",
+}
+
+
 def _apply_rbac(dyn: dynamic.DynamicClient, docs: list[dict[str, Any]], namespace: str, role: str) -> None:
     """Apply the ServiceAccount, ClusterRole and binding among ``docs``, the cluster-wide ones named
     ``role`` (tests share one cluster: each needs names of its own)."""
@@ -125,9 +131,12 @@ def _apply_rbac(dyn: dynamic.DynamicClient, docs: list[dict[str, Any]], namespac
 
 
 def _token_kubeconfig(api: client.ApiClient, cluster: LocalCluster, namespace: str, account: str,
-                      path: Path) -> Path:
+                      path: Path, proxy: RecordingProxy | None = None) -> Path:
+    """A kubeconfig with a token of ``account``: straight to the API server, or through ``proxy``."""
     token = client.CoreV1Api(api).create_namespaced_service_account_token(
         account, namespace, {"spec": {"expirationSeconds": 3600}}).status.token
+    if proxy is not None:
+        return proxy.kubeconfig(token, path)
     admin = yaml.safe_load(cluster.kubeconfig.read_text())
     admin["users"] = [{"name": "chart-sa", "user": {"token": token}}]
     admin["contexts"][0]["context"]["user"] = "chart-sa"
@@ -145,7 +154,9 @@ def test_operator_works_with_only_the_charts_rbac(
         docs = [d for d in render(helm, CHART, namespace) if not d["metadata"]["name"].startswith("modelops-logsink")]
         _apply_rbac(dyn, docs, namespace, f"modelops-{namespace}")
         account = next(d for d in docs if d["kind"] == "ServiceAccount")["metadata"]["name"]
-        kubeconfig = _token_kubeconfig(api, cluster, namespace, account, tmp_path / "sa-kubeconfig")
+        assert cluster.pki is not None
+        proxy = RecordingProxy(cluster.server, cluster.pki.ca_cert).start()
+        kubeconfig = _token_kubeconfig(api, cluster, namespace, account, tmp_path / "sa-kubeconfig", proxy)
         config = operator_config(mlflow_server.url, mlflow_artifacts=mlflow_server.artifact_root.as_uri())
         restricted = OperatorProcess(cluster, tmp_path / "operator.log", config, kubeconfig=kubeconfig)
         restricted.start()
@@ -169,30 +180,55 @@ def test_operator_works_with_only_the_charts_rbac(
                               or {}).get("phase") == "Running", 60, "the TrainingRun running, under the SA")
             events = client.CoreV1Api(api).list_namespaced_event(namespace).items
             assert any(e.reason == "JobCreated" for e in events)
-            # A Rollout through Gateway API: the HTTPRoute is written under the SA too.
-            rollout_docs = documents(REPO / "examples" / "04-rollout-gateway-api.yaml")
-            for doc in rollout_docs:
-                doc["spec"]["model"] = f"rbac-route-{namespace}"
-                if doc["kind"] == "Rollout":
-                    doc["spec"]["target"] = "fraud-detector-v3"
-                dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"]).server_side_apply(
-                    body=doc, namespace=namespace, field_manager="chart-test")
-            wait_for(lambda: isvcs.get(name="fraud-detector-v3", namespace=namespace), 60, "the v3 ISVC")
-            isvcs.status.patch(name="fraud-detector-v3", namespace=namespace,
-                               body={"status": ready_status("http://fraud-detector-v3")},
-                               content_type="application/merge-patch+json")
-            routes = dyn.resources.get(api_version="gateway.networking.k8s.io/v1", kind="HTTPRoute")
-            wait_for(lambda: routes.get(name="fraud-detector", namespace=namespace), 60,
-                     "the HTTPRoute, written under the SA")
+            # A Rollout through Gateway API, and one through Istio: the route objects are written under the SA.
+            _route_written(dyn, namespace, "04-rollout-gateway-api.yaml", "fraud-detector-v3",
+                           ("gateway.networking.k8s.io/v1", "HTTPRoute", "fraud-detector"))
+            _route_written(dyn, namespace, "05-rollout-istio.yaml", "recommender-v8",
+                           ("networking.istio.io/v1", "VirtualService", "recommender"))
+            # A DriftMonitor is accepted (its status written) under the SA.
+            monitor = next(d for d in documents(REPO / "examples" / "07-driftmonitor.yaml")
+                           if d["kind"] == "DriftMonitor")
+            monitors = dyn.resources.get(api_version=monitor["apiVersion"], kind="DriftMonitor")
+            monitors.server_side_apply(body=monitor, namespace=namespace, field_manager="chart-test")
+            wait_for(lambda: (monitors.get(name=monitor["metadata"]["name"], namespace=namespace).to_dict()
+                              .get("status") or {}).get("observedGeneration"), 60,
+                     "the DriftMonitor accepted, under the SA")
         finally:
             restricted.stop()
+            proxy.stop()
         # RBAC denials read `User "system:serviceaccount:..." cannot <verb> resource ...`; other 403s
         # (a namespace of an earlier test being terminated) are not about the chart.
         log = (tmp_path / "operator.log").read_text()
         denials = [line for line in log.splitlines() if "system:serviceaccount:" in line and "cannot" in line]
         assert denials == [], "\n".join(denials)
+        # Every permission the ClusterRole grants was used by the operator above, but those listed
+        # (with why) in OPERATOR_RULES_NOT_EXERCISED: a new grant no test uses fails here, and so
+        # does a listed one that is now used (take it off the list).
+        role = next(d for d in docs if d["kind"] == "ClusterRole")
+        assert proxy.recorded(), "the proxy saw no request: the operator did not go through it"
+        unused = unexercised(role["rules"], proxy.recorded())
+        print("ClusterRole permissions no request used:", *unused, sep="\n  ")
+        assert unused == sorted(OPERATOR_RULES_NOT_EXERCISED), unused
     finally:
         operator.start()
+
+
+def _route_written(dyn: dynamic.DynamicClient, namespace: str, example: str, target: str,
+                   route: tuple[str, str, str]) -> None:
+    """Apply an example Rollout (and its ModelVersions) targeting ``target``, play KServe making that
+    version Ready, and wait for the operator to write ``route`` (apiVersion, kind, name)."""
+    for doc in documents(REPO / "examples" / example):
+        doc["spec"]["model"] = f"rbac-{example.split('-', 1)[0]}-{namespace}"
+        if doc["kind"] == "Rollout":
+            doc["spec"]["target"] = target
+        dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"]).server_side_apply(
+            body=doc, namespace=namespace, field_manager="chart-test")
+    isvcs = dyn.resources.get(api_version="serving.kserve.io/v1beta1", kind="InferenceService")
+    wait_for(lambda: isvcs.get(name=target, namespace=namespace), 60, f"the {target} ISVC")
+    isvcs.status.patch(name=target, namespace=namespace, body={"status": ready_status(f"http://{target}")},
+                       content_type="application/merge-patch+json")
+    routes = dyn.resources.get(api_version=route[0], kind=route[1])
+    wait_for(lambda: routes.get(name=route[2], namespace=namespace), 60, f"the {route[1]}, written under the SA")
 
 
 def _sink(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
@@ -232,6 +268,18 @@ def test_the_operator_points_kserves_logger_at_the_charts_sink(helm: Path, tmp_p
     assert "logSinkUrl" not in operator_yaml(without)
 
 
+def test_the_sink_runs_from_its_own_image_when_given(helm: Path, tmp_path: Path) -> None:
+    def images(values: dict[str, Any]) -> dict[str, str]:
+        return {d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["image"]
+                for d in render(helm, CHART, "ml", values, tmp_path) if d["kind"] == "Deployment"}
+
+    assert images({}) == {"modelops": "ghcr.io/modelops/modelops:0.1.0",
+                          "modelops-logsink": "ghcr.io/modelops/modelops:0.1.0"}
+    lean = {"logsink": {"image": {"repository": "ghcr.io/modelops/modelops-logsink", "digest": "sha256:" + "b" * 64}}}
+    assert images(lean)["modelops-logsink"] == "ghcr.io/modelops/modelops-logsink@sha256:" + "b" * 64
+    assert images({"logsink": {"image": {"repository": "r/sink"}}})["modelops-logsink"] == "r/sink:0.1.0"
+
+
 def test_the_sinks_pod_passes_the_restricted_pod_security_standard(helm: Path, api: client.ApiClient,
                                                                    namespace: str) -> None:
     core = client.CoreV1Api(api)
@@ -263,13 +311,21 @@ def test_the_sink_reads_signatures_with_only_the_charts_rbac(
     mv["spec"]["serving"]["enabled"] = False
     dyn.resources.get(api_version=mv["apiVersion"], kind=mv["kind"]).server_side_apply(
         body=mv, namespace=namespace, field_manager="chart-test")
-    kubeconfig = _token_kubeconfig(api, cluster, namespace, "modelops-logsink", tmp_path / "sink-kubeconfig")
+    assert cluster.pki is not None
+    proxy = RecordingProxy(cluster.server, cluster.pki.ca_cert).start()
+    kubeconfig = _token_kubeconfig(api, cluster, namespace, "modelops-logsink", tmp_path / "sink-kubeconfig", proxy)
     call = Call(id="sig-1", namespace=namespace, modelversion=mv["metadata"]["name"], model=mv["spec"]["model"],
                 version="1", request={"instances": [[12.5, "grocery", 14]]}, response={"predictions": [0.1]},
                 time=datetime.now(UTC))
-    with LogSinkServer(tmp_path / "sink", config={"signatures": {"source": "kubernetes"}},
-                       env={"KUBECONFIG": str(kubeconfig)}) as sink:
-        assert post_all(sink.url, messages(call)) == [200, 200]
-        assert metric_value(scrape(sink.url), "modelops_logsink_signature_errors_total") == 0
+    try:
+        with LogSinkServer(tmp_path / "sink", config={"signatures": {"source": "kubernetes"}},
+                           env={"KUBECONFIG": str(kubeconfig)}) as sink:
+            assert post_all(sink.url, messages(call)) == [200, 200]
+            assert metric_value(scrape(sink.url), "modelops_logsink_signature_errors_total") == 0
+    finally:
+        proxy.stop()
+    # The sink's one permission is the one it used.
+    role = next(d for d in docs if d["kind"] == "ClusterRole")
+    assert unexercised(role["rules"], proxy.recorded()) == []
     (row,) = rows_by_id(sink.store)["sig-1"]
     assert (row["input.amount"], row["input.merchant_category"], row["input.hour_of_day"]) == (12.5, "grocery", 14)

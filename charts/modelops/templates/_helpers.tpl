@@ -58,3 +58,27 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $_ := set $config "listen" (printf "0.0.0.0:%d" (int .Values.logsink.port)) -}}
 {{- toYaml $config -}}
 {{- end -}}
+
+{{- /* The operator's Pod labels a Service may select on (never the sink's: its name label differs). */ -}}
+{{- define "modelops.selector" -}}
+app.kubernetes.io/name: modelops
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- /* The job label Prometheus gives the operator's series: the Prometheus Operator names the job
+after the Service a ServiceMonitor found the target through. The rules select on it. */ -}}
+{{- define "modelops.metricsJob" -}}
+{{- printf "%s-metrics" (include "modelops.name" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- /* The sink's image: logsink.image when it names a repository, else the operator's. */ -}}
+{{- define "modelops.logsinkImage" -}}
+{{- $image := .Values.logsink.image | default dict -}}
+{{- if not $image.repository -}}
+{{ include "modelops.image" . }}
+{{- else if $image.digest -}}
+{{ $image.repository }}@{{ $image.digest }}
+{{- else -}}
+{{ $image.repository }}:{{ default .Values.image.tag $image.tag }}
+{{- end -}}
+{{- end -}}
