@@ -32,9 +32,9 @@ from modelops.api.config import ServingSettings
 from modelops.api.modelversion import ModelVersionSpec
 from modelops.core.artifacts import fetchable
 from modelops.core.serving.inference import desired_inference_service
-from tests.support.waiting import wait_for
 from tests.support.logsink import metric_value, rows_by_id, scrape
 from tests.support.train_script import Trained, local_artifact, train
+from tests.support.waiting import wait_for
 
 NAMESPACE = "demo"
 STAGE = "X-Modelops-Stage"
