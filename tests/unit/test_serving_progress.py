@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from modelops.api.config import OperatorConfig
 from modelops.api.modelversion import ModelVersionStatus
 from modelops.core.conditions import format_time, get_condition
-from modelops.core.ownership import Rejection
+from modelops.core.ownership import Rejection, already_applied
 from modelops.core.serving.inference import inference_service_name
 from modelops.core.serving.progress import (
     RETRY_SECONDS,
@@ -962,3 +962,58 @@ def test_of_two_versions_one_run_registered_each_record_adopts_one_nobody_claims
     assert adoptable([free, theirs], me) == free
     assert adoptable([theirs], me) == theirs  # nothing free: the plan says who claims it
     assert adoptable([], me) is None
+
+
+# -- no write when the InferenceService already is what would be applied ----------------------
+
+
+def _applied(decision: ModelVersionDecision) -> dict[str, Any]:
+    """The InferenceService as the API server keeps it after the apply: what was sent, plus
+    defaults and fields others own, plus KServe's status."""
+    assert decision.apply_inference_service is not None
+    stored = copy.deepcopy(decision.apply_inference_service)
+    stored["metadata"].update(resourceVersion="42", generation=1, creationTimestamp="2026-01-01T00:00:00Z")
+    stored["metadata"].setdefault("annotations", {})["someone.else/note"] = "kept"
+    stored["spec"]["predictor"]["minReplicas"] = stored["spec"]["predictor"].get("minReplicas", 1)
+    stored["spec"]["predictor"]["model"]["protocolVersion"] = "v1"
+    stored["status"] = _isvc_status()
+    return stored
+
+
+def test_an_inference_service_already_applied_is_not_applied_again() -> None:
+    first = plan(_obs(), CONFIG, NOW)
+    again = plan(_obs(inference_service=_applied(first), status=first.status), CONFIG, LATER)
+    assert again.apply_inference_service is None
+    assert _condition(again, "Ready")["status"] == "True"
+
+
+def test_a_hand_edit_of_an_applied_field_is_reverted() -> None:
+    first = plan(_obs(), CONFIG, NOW)
+    edited = _applied(first)
+    edited["spec"]["predictor"]["model"]["storageUri"] = "s3://elsewhere/"
+    again = plan(_obs(inference_service=edited, status=first.status), CONFIG, LATER)
+    assert again.apply_inference_service == first.apply_inference_service
+
+
+def test_a_changed_spec_is_applied() -> None:
+    first = plan(_obs(), CONFIG, NOW)
+    spec = {**SPEC, "artifact": {**SPEC["artifact"], "storageUri": "s3://models/fraud/4/"}}
+    again = plan(_obs(spec=spec, inference_service=_applied(first), status=first.status), CONFIG, LATER)
+    assert again.apply_inference_service is not None
+    assert again.apply_inference_service["spec"]["predictor"]["model"]["storageUri"] == "s3://models/fraud/4/"
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+                     lambda inner: st.lists(inner, max_size=3)
+                     | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+                     max_leaves=12)
+
+
+@given(desired=st.dictionaries(st.text(max_size=3), _json, max_size=4),
+       extra=st.dictionaries(st.text(min_size=4, max_size=5), _json, max_size=3))
+def test_already_applied_ignores_what_only_the_server_has(desired: dict[str, Any], extra: dict[str, Any]) -> None:
+    assert already_applied({**extra, **desired}, desired)
+    for key, value in desired.items():
+        changed = {**extra, **desired, key: [value, "other"]}
+        assert not already_applied(changed, desired)
+    assert not already_applied(None, desired)

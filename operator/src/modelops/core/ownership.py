@@ -1,7 +1,7 @@
 """Whose object is it? The rules by which the operator writes a Kubernetes object only when it is
 its own, and the shape of a write the API server refused for good.
 
-Owns three decisions every reconciler makes before it writes a child (a Job, an
+Owns four decisions every reconciler makes before it writes a child (a Job, an
 InferenceService, an HTTPRoute or VirtualService):
 
 - ``claim(obj, owner)``: the object is **absent** (the operator may create it), **ours** (an owner
@@ -12,6 +12,9 @@ InferenceService, an HTTPRoute or VirtualService):
 - ``winner(contenders)``: of several Rollouts that drive one model, exactly one acts — the oldest
   by ``creationTimestamp``, then by namespace and name — so the others can be refused with the
   winner's name and take over when it goes.
+- ``already_applied(current, desired)``: the child already carries every field the operator would
+  apply, with the same values (what others added is ignored), so an apply would change nothing and
+  is not sent — a restart or a wake of a settled object costs no write.
 - ``Rejection``: a write the API server (or MLflow) refused with a permanent 4xx — not 404, 409 or
   429, which are transient — carried back from execute to the plan, which turns it into a
   condition that names the object and quotes the server's message.
@@ -174,3 +177,23 @@ def rejection_reason(rejection: Rejection) -> str:
 def refusal_message(rejection: Rejection, made_from: str) -> str:
     return (f"{rejection.describe()}. It is made from {made_from}: fix what the message names. Retrying every "
             f"{int(REFUSED_RETRY_SECONDS)}s, and at once when the spec changes")
+
+
+def already_applied(current: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> bool:
+    """Every field of ``desired`` (metadata labels, annotations, owner references, spec…) is in
+    ``current`` with the same value; fields only ``current`` has (defaults, others' fields, status)
+    do not matter. Lists must match item by item. ``apiVersion``/``kind`` are taken as given."""
+    if current is None:
+        return False
+    return all(key in ("apiVersion", "kind") or (key in current and _contains(current[key], value))
+               for key, value in desired.items())
+
+
+def _contains(current: Any, desired: Any) -> bool:
+    if isinstance(desired, Mapping):
+        return isinstance(current, Mapping) and all(
+            key in current and _contains(current[key], value) for key, value in desired.items())
+    if isinstance(desired, list):
+        return isinstance(current, list) and len(current) == len(desired) and all(
+            _contains(c, d) for c, d in zip(current, desired, strict=True))
+    return bool(current == desired)

@@ -32,6 +32,7 @@ from modelops.core.ownership import (
     ClaimState,
     Owner,
     Rejection,
+    already_applied,
     claim,
     conflict_message,
     refusal_message,
@@ -313,10 +314,12 @@ def plan(obs: ModelVersionObservation, config: OperatorConfig, now: datetime) ->
         st.condition("Ready", "True" if state.ready else "False", state.reason, state.message,
                      event="Normal" if state.ready else None)
     else:
-        decision.apply_inference_service = desired_inference_service(
+        desired = desired_inference_service(
             name=obs.name, namespace=obs.namespace, uid=obs.uid, spec=spec, storage_uri=storage_uri,
             pool=pool, settings=config.serving,
         )
+        if not already_applied(obs.inference_service, desired):
+            decision.apply_inference_service = desired
         state = readiness(obs.inference_service)
         st.data["inferenceService"] = isvc_name
         if state.url:
