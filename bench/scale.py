@@ -19,7 +19,8 @@ subprocess (no MLflow, no Prometheus: the operator's own cost), then:
 5. **rollback**: on 20 Rollouts, a canary (target v2, the 50% split on the route), then the SRE
    rollback (target back to v1): seconds from the patch to the route at 100% v1 (p50/p95/p99),
    and the ratio to the smallest size of the run — the "empty cluster" the target compares with;
-6. **at rest**: 60 s with nothing happening: the operator's API requests by verb (its own
+6. **at rest**: once the operator has settled (nothing queued, no request for 5 s: the rollbacks'
+   aftermath is over), 60 s with nothing happening: the operator's API requests by verb (its own
    ``modelops_api_requests_total``) — the target is no write and no growing read rate;
 7. **restart**: SIGKILL, start again: seconds until ``modelops_objects_reconciled`` covers every
    object, and how many objects the restart rewrote (resourceVersions compared).
@@ -141,6 +142,26 @@ def _requests(metrics: dict[str, float]) -> dict[str, float]:
     return found
 
 
+def _settle(operator: Operator, quiet: float = 5.0, timeout: float = 300.0) -> None:
+    """Wait until the operator has nothing queued and sent no request for ``quiet`` seconds: the
+    work the last phase started (a rollback's ModelVersions re-reconciled) is over, so what the
+    rest window counts is the operator at rest."""
+    deadline, last, since = time.monotonic() + timeout, None, time.monotonic()
+    while time.monotonic() < deadline:
+        metrics = operator.metrics()
+        if not metrics:
+            time.sleep(quiet)
+            return
+        sent = sum(_requests(metrics).values())
+        queued = sum(v for k, v in metrics.items() if k.startswith("modelops_queue_depth"))
+        if sent != last or queued:
+            last, since = sent, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"the operator did not settle within {timeout:.0f}s")
+
+
 def _reconciled(metrics: dict[str, float], kind: str) -> float | None:
     return metrics.get(f'modelops_objects_reconciled{{kind="{kind}"}}')
 
@@ -184,6 +205,7 @@ def measure(mv_count: int, rollout_count: int, *, source: Path | None, rest_seco
             figures.new_object = _new_objects(cluster, core, new_objects)
             figures.rollback = _rollbacks(cluster, min(rollbacks, rollout_count))
 
+            _settle(operator)
             before = operator.metrics()
             time.sleep(rest_seconds)
             after = operator.metrics()
@@ -222,20 +244,25 @@ def _new_objects(cluster: Cluster, core: client.CoreV1Api, count: int) -> list[f
     namespace = f"scale-new-{uuid.uuid4().hex[:5]}"
     core.create_namespace({"metadata": {"name": namespace}})
     seen: dict[str, float] = {}
+    failed: list[BaseException] = []
     lock = threading.Condition()
     stream = watch.Watch()
+    custom = client.CustomObjectsApi(cluster.api)
 
     def follow() -> None:
         try:
-            for event in stream.stream(cluster.mvs.get, namespace=namespace, timeout_seconds=600):
-                obj = event["object"].to_dict() if hasattr(event["object"], "to_dict") else event["object"]
+            for event in stream.stream(custom.list_namespaced_custom_object, "modelops.io", "v1alpha1", namespace,
+                                       "modelversions", timeout_seconds=600):
+                obj = event["object"]
                 status = obj.get("status") or {}
                 if status.get("observedGeneration") == obj["metadata"].get("generation"):
                     with lock:
                         seen.setdefault(obj["metadata"]["name"], time.monotonic())
                         lock.notify_all()
-        except Exception:
-            return
+        except BaseException as error:  # reported by the waiting loop below
+            with lock:
+                failed.append(error)
+                lock.notify_all()
 
     threading.Thread(target=follow, daemon=True).start()
     time.sleep(1)
@@ -245,8 +272,10 @@ def _new_objects(cluster: Cluster, core: client.CoreV1Api, count: int) -> list[f
         sent = time.monotonic()
         cluster.model_version(namespace, name, "fresh")
         with lock:
-            if not lock.wait_for(lambda n=name: n in seen, timeout=60):
+            if not lock.wait_for(lambda n=name: n in seen or bool(failed), timeout=60):
                 raise TimeoutError(f"{name} was not observed in 60s")
+            if failed:
+                raise RuntimeError(f"the watch on {namespace} failed: {failed[0]!r}")
             latencies.append(seen[name] - sent)
     stream.stop()
     return latencies
