@@ -66,6 +66,10 @@ def test_builtin_checks_evaluate_on_the_sinks_series(tmp_path: Path, prometheus_
             outcomes += [{"requestId": c.id, "metric": "conversion", "outcome": "success" if i % 10 < 6 else "failure"}
                          for i, c in enumerate(candidate[30:130])]
             assert post_json(f"{sink.url}/labels", {"labels": outcomes})[0] == 200
+            # The join counts outcomes as the labels are matched: wait for all 200 on the sink's own
+            # page, then for a Prometheus scrape that began after it.
+            wait_for(lambda: metric_value(scrape(sink.url), names.OUTCOMES_TOTAL) == 200, 30,
+                     "the 200 outcomes counted by the sink")
             prometheus_server.wait_scraped(sink.host_port, since=time.time())
             page = scrape(sink.url)
     finally:
