@@ -22,8 +22,8 @@ from modelops.api.driftmonitor import (
     Thresholds,
 )
 from modelops.core.drift.outcome import Verdict
-from modelops.core.drift.sketch_categorical import CategoricalReference
-from modelops.core.drift.sketch_numeric import NumericReference
+from modelops.core.drift.sketch_categorical import CategoricalReference, CategoricalWindow
+from modelops.core.drift.sketch_numeric import NumericReference, NumericWindow
 from modelops.core.drift.verdict import DEFAULT_THRESHOLDS, Result, evaluate
 from modelops.drift_job import judging
 from modelops.drift_job.planning import TimeWindow
@@ -119,11 +119,12 @@ def test_consecutive_drifted(previous: int | None, verdict: DriftVerdict, expect
 
 def test_not_applicable_pairs_are_left_out_and_verdicts_mapped() -> None:
     rng = np.random.default_rng(1)
-    refs = {"amount": NumericReference.build(rng.normal(0, 1, 4000)),
-            "merchant": CategoricalReference.build(rng.choice(["a", "b"], 4000))}
-    wins = {"amount": refs["amount"].window().update(rng.normal(3, 1, 4000)),  # type: ignore[union-attr]
-            "merchant": refs["merchant"].window().update(rng.choice(["a", "b"], 10))}  # type: ignore[union-attr]
-    evaluation = evaluate(judging.feature_specs(spec(), None), refs, wins)  # type: ignore[arg-type]
+    amount, merchant = NumericReference.build(rng.normal(0, 1, 4000)), CategoricalReference.build(
+        rng.choice(["a", "b"], 4000))
+    refs: dict[str, NumericReference | CategoricalReference] = {"amount": amount, "merchant": merchant}
+    wins: dict[str, NumericWindow | CategoricalWindow] = {"amount": amount.window().update(rng.normal(3, 1, 4000)),
+            "merchant": merchant.window().update(rng.choice(["a", "b"], 10))}
+    evaluation = evaluate(judging.feature_specs(spec(), None), refs, wins)
     out = judging.status_results(evaluation)
     keys = {(r["feature"], r["statistic"]) for r in out}
     assert ("merchant", "ks") not in keys and ("amount", "ks") in keys and ("merchant", "unseenShare") in keys
