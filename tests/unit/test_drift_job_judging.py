@@ -149,3 +149,12 @@ def test_status_patch_has_exactly_the_contract_keys_and_matches_the_pinned_fixtu
     assert list(body) == ["status"] and tuple(body["status"]) == judging.STATUS_KEYS
     assert "conditions" not in body["status"] and "observedGeneration" not in body["status"]
     DriftMonitorStatus.model_validate(body["status"])  # every key is in the CRD's status schema
+
+
+def test_results_beyond_the_crd_bound_are_capped_keeping_the_drifted_ones() -> None:
+    results = [{"feature": f"f{i}", "verdict": "Drift" if i % 1000 == 999 else "NoDrift"} for i in range(3000)]
+    kept, dropped = judging.capped(results, 2048)
+    assert (len(kept), dropped) == (2048, 952)
+    assert [r["feature"] for r in kept if r["verdict"] == "Drift"] == ["f999", "f1999", "f2999"]
+    assert [r["feature"] for r in kept][:3] == ["f0", "f1", "f2"]  # order kept
+    assert judging.capped(results[:5], 2048) == (results[:5], 0)

@@ -43,6 +43,7 @@ from modelops.core.drift.verdict import DEFAULT_THRESHOLDS, Evaluation, FeatureS
 from modelops.drift_job.planning import TimeWindow, rfc3339
 
 DEFAULT_MIN_ROWS = 100
+MAX_RESULTS = 2048  # DriftMonitorStatus.results maxItems
 API_STATISTICS = frozenset(s.value for s in Statistic)
 ENGINE_CHECKS = ("infRate", "unseenShare", "outOfRange")
 
@@ -193,21 +194,36 @@ class RunSummary:
     served: str
 
 
+def capped(results: Sequence[dict[str, Any]], limit: int = MAX_RESULTS) -> tuple[list[dict[str, Any]], int]:
+    """At most ``limit`` results (the CRD's bound), drifted ones first to keep, order otherwise
+    kept; and how many were left out (the full list is in the HTML report)."""
+    if len(results) <= limit:
+        return list(results), 0
+    rank = {DriftVerdict.DRIFT.value: 0, DriftVerdict.INCONCLUSIVE.value: 1, DriftVerdict.NO_DRIFT.value: 2}
+    keep = sorted(range(len(results)), key=lambda i: (rank.get(results[i].get("verdict", ""), 3), i))[:limit]
+    return [results[i] for i in sorted(keep)], len(results) - limit
+
+
 def status_patch(summary: RunSummary, previous_consecutive: int | None) -> dict[str, Any]:
     """The merge patch body for the ``status`` subresource: ``{"status": {...}}`` with exactly
-    ``STATUS_KEYS`` (``reportUri`` null when no report could be written)."""
+    ``STATUS_KEYS`` (``reportUri`` null when no report could be written). Results beyond the CRD's
+    bound are left out (drifted ones kept), and the message says how many."""
+    results, dropped = capped(summary.results)
+    message = summary.outcome.message
+    if dropped:
+        message += f" ({dropped} results not listed in status: see the report)"
     status = {
         "lastRun": rfc3339(summary.finished),
         "window": summary.window.to_status(),
         "rowsSeen": int(summary.rows),
         "referenceRows": int(summary.reference_rows),
-        "results": summary.results,
+        "results": results,
         "drifted": summary.outcome.drifted,
         "verdict": summary.outcome.verdict.value,
         "consecutiveDrifted": next_consecutive(previous_consecutive, summary.outcome.verdict),
         "reportUri": summary.report_uri,
         "servedModelVersion": summary.served,
-        "message": summary.outcome.message[:4096],
+        "message": message[:4096],
     }
     assert tuple(status) == STATUS_KEYS
     return {"status": status}
