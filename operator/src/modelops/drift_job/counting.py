@@ -49,8 +49,9 @@ def count_files(store: Store, files: Sequence[str], window: TimeWindow, referenc
     names = [f.name for f in spec.features]
     for path in files:
         partial.files += 1
-        partial.observe(observed_types(file_schema(store, path)))
-        table = read_window_file(store, path, window, [*names, *spec.slices])
+        schema = file_schema(store, path)
+        partial.observe(observed_types(schema))
+        table = read_window_file(store, path, window, [*names, *spec.slices], schema)
         if not table.num_rows:
             continue
         partial.rows += table.num_rows

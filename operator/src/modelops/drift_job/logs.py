@@ -77,10 +77,11 @@ def observed_types(schema: pa.Schema) -> dict[str, str]:
     return {f.name[len(INPUT_PREFIX):]: str(f.type) for f in schema if f.name.startswith(INPUT_PREFIX)}
 
 
-def read_window_file(store: Store, path: str, window: TimeWindow, features: Sequence[str]) -> pa.Table:
+def read_window_file(store: Store, path: str, window: TimeWindow, features: Sequence[str],
+                     schema: pa.Schema | None = None) -> pa.Table:
     """One predictions file's rows inside ``window``: ``request_id``, ``instance``, ``score``,
     ``prediction`` and the ``input.<feature>`` columns the file has (absent ones are left out)."""
-    schema = file_schema(store, path)
+    schema = schema if schema is not None else file_schema(store, path)
     wanted = ["request_id", "instance", SCORE, PREDICTION, *(INPUT_PREFIX + f for f in features)]
     columns = [c for c in dict.fromkeys(wanted) if c in schema.names]
     dataset = ds.dataset(path, filesystem=store.arrow_filesystem(), format="parquet", schema=schema)

@@ -174,7 +174,7 @@ def row_keys(table: pa.Table) -> list[int]:
 def sample_rows(columns: Mapping[str, pa.ChunkedArray], keys: Sequence[int],
                 limit: int) -> tuple[list[int], list[dict[str, Any]]]:
     """The ``limit`` rows of a batch with the smallest keys, as plain dicts of the standard columns."""
-    order = sorted(range(len(keys)), key=lambda i: keys[i])[:limit]
+    order = np.argsort(np.asarray(keys, dtype=np.int64), kind="stable")[:limit].tolist()
     if not order:
         return [], []
     taken = {name: column.take(pa.array(order, pa.int64())).to_pylist() for name, column in columns.items()}
