@@ -31,7 +31,9 @@ from tests.support.waiting import wait_for
 
 API = "modelops.io/v1alpha1"
 STATISTICS = ("psi", "ks", "js", "wasserstein", "nullRate", "schema")
-CURRENT_ROWS, REFERENCE_ROWS, SMALL_ROWS, LABELLED = 1500, 4000, 30, 800
+# Performance metrics refuse a verdict while their noise floor is over a third of the 0.05 threshold:
+# with every call labelled, 3000 per side brings AUC's and accuracy's floors to about 0.013.
+CURRENT_ROWS, REFERENCE_ROWS, SMALL_ROWS, LABELLED = 3000, 4000, 30, 3000
 
 
 @dataclass
@@ -58,16 +60,18 @@ class Scenario:
 @pytest.fixture(scope="module")
 def scenario(cluster: LocalCluster, api: client.ApiClient, dyn: dynamic.DynamicClient,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
-    """One namespace; version 3 served CURRENT_ROWS calls in the last 100 minutes (unshifted) and
-    as many shifted ones 2–4 hours ago; version 4 served SMALL_ROWS calls; two reference snapshots."""
+    """One namespace; version 3 served CURRENT_ROWS calls in the last hour (unshifted) and as many
+    shifted ones 2.5–3.5 hours ago (the margins let the 2h windows slide while the tests run);
+    version 4 served SMALL_ROWS calls; two reference snapshots; labels for LABELLED calls of each."""
     tmp = tmp_path_factory.mktemp("drift-job")
     now = datetime.now(UTC)
     with scratch_namespace(api) as name:
         current = dj.rows(CURRENT_ROWS, seed=1)
         earlier = dj.rows(CURRENT_ROWS, seed=2, shift=1.0)
         small = dj.rows(SMALL_ROWS, seed=3)
-        traffic = dj.calls(current, now - timedelta(minutes=100), timedelta(seconds=3.6), namespace=name)
-        traffic += dj.calls(earlier, now - timedelta(hours=3, minutes=50), timedelta(seconds=3.6), namespace=name)
+        spacing = timedelta(hours=1) / CURRENT_ROWS
+        traffic = dj.calls(current, now - timedelta(minutes=61), spacing, namespace=name)
+        traffic += dj.calls(earlier, now - timedelta(hours=3, minutes=30), spacing, namespace=name)
         v4 = dj.calls(small, now - timedelta(minutes=30), timedelta(seconds=10), namespace=name)
         v4 = [dj.replace_version(c, "4", "fraud-v4") for c in v4]
         with LogSinkServer(tmp / "sink", config={"flushInterval": "200ms"}) as sink:
@@ -124,7 +128,7 @@ def test_unshifted_traffic_against_the_training_data_is_no_drift(scenario: Scena
     assert status["observedGeneration"] == 1 and status["conditions"][0]["type"] == "Accepted"
     report = Path(status["reportUri"])
     assert report.is_file() and "Drifted Columns" in report.read_text()  # Evidently's DataDriftPreset
-    assert "rows=1500" in done.stderr and "verdict=NoDrift" in done.stderr  # the one INFO line
+    assert f"rows={CURRENT_ROWS}" in done.stderr and "verdict=NoDrift" in done.stderr  # the one INFO line
 
 
 def test_a_shifted_snapshot_is_drift_and_runs_count_up(scenario: Scenario) -> None:
@@ -172,7 +176,7 @@ def test_labels_give_performance_drift_overall_and_per_slice(scenario: Scenario)
         else:
             assert math.isclose(results[key]["value"], value, rel_tol=1e-9, abs_tol=1e-12), (key, results[key])
     auc = results[("__performance__", "auc")]
-    assert auc["verdict"] == "Drift" and auc["value"] > 0.2  # from about 0.8 to about 0.5
+    assert auc["verdict"] == "Drift" and auc["value"] > 0.1  # from about 0.7 to about 0.5
     assert ("__performance__:merchant=grocery", "accuracy") in results
 
 
