@@ -68,10 +68,10 @@ async def create(session: KubeSession, body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def patch_status(session: KubeSession, api_version: str, kind: str, namespace: str, name: str,
-                       status: dict[str, Any]) -> dict[str, Any]:
+                       status: dict[str, Any], *, field_manager: str = FIELD_MANAGER) -> dict[str, Any]:
     resource = await session.resource(api_version, kind)
     return await session.rest.request("PATCH", resource.path(namespace, name, "status"),
-                                      params={"fieldManager": FIELD_MANAGER}, body={"status": status},
+                                      params={"fieldManager": field_manager}, body={"status": status},
                                       content_type=MERGE_PATCH)
 
 
