@@ -42,6 +42,9 @@ from modelops.api.trainingrun import TrainingRunSpec
 
 CRON_PATTERN = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$"
 PREDICTION_FEATURE = "__prediction__"
+# Performance drift results: feature ``__performance__`` overall, ``__performance__:<column>=<value>``
+# per slice of spec.slices; statistics accuracy, auc, ece (the degradation against the reference).
+PERFORMANCE_FEATURE = "__performance__"
 
 REFERENCE_MESSAGE = "spec.reference: exactly one of snapshotUri, window must be set"
 RETRAIN_TEMPLATE_MESSAGE = "spec.retrain.template is required when spec.retrain.enabled is true"
@@ -64,6 +67,30 @@ class Statistic(StrEnum):
     WASSERSTEIN = "wasserstein"
     NULL_RATE = "nullRate"
     SCHEMA = "schema"
+
+
+class ResultStatistic(StrEnum):
+    """What a status result measures: the statistics of spec.statistics, the drift job's own
+    integrity checks (run on every feature), and the performance metrics when labels are joined."""
+
+    PSI = "psi"
+    KS = "ks"
+    JS = "js"
+    WASSERSTEIN = "wasserstein"
+    NULL_RATE = "nullRate"
+    SCHEMA = "schema"
+    INF_RATE = "infRate"
+    UNSEEN_SHARE = "unseenShare"
+    OUT_OF_RANGE = "outOfRange"
+    ACCURACY = "accuracy"
+    AUC = "auc"
+    ECE = "ece"
+
+
+class DriftVerdict(StrEnum):
+    DRIFT = "Drift"
+    NO_DRIFT = "NoDrift"
+    INCONCLUSIVE = "Inconclusive"
 
 
 class Severity(StrEnum):
@@ -255,7 +282,13 @@ class DriftMonitorSpec(SpecModel):
     and what to do about drift."""
 
     model_ref: ModelRef = Field(description="The ModelVersion or Rollout whose traffic is checked.")
-    reference: Reference = Field(description="Reference distribution: exactly one of snapshotUri, window.")
+    reference: Reference | None = Field(
+        None,
+        description=(
+            "Reference distribution: exactly one of snapshotUri, window. Absent: the training data snapshot "
+            "named in the served ModelVersion's lineage (training-serving skew)."
+        ),
+    )
     features: list[Feature] = Field(
         min_length=1, max_length=256, description="Features to check.", json_schema_extra=list_map("name")
     )
@@ -267,6 +300,15 @@ class DriftMonitorSpec(SpecModel):
         json_schema_extra={**LIST_SET, "default": ["psi"]},
     )
     thresholds: Thresholds | None = Field(None, description="Drift thresholds. Absent: the built-ins.")
+    slices: list[Identifier] = Field(
+        default_factory=list,
+        max_length=16,
+        description=(
+            "Input columns to compute performance metrics per value of (e.g. a protected attribute such as "
+            "gender), when labels are joined."
+        ),
+        json_schema_extra=LIST_SET,
+    )
     window: Duration = Field("1h", description="Logged traffic compared on each run, e.g. 1h. Default 1h.")
     schedule: str = Field(
         "0 * * * *",
@@ -297,18 +339,42 @@ class DriftResult(StatusModel):
     """One statistic of one feature in the last run."""
 
     feature: str = Field(
-        max_length=256, description=f"Feature name; {PREDICTION_FEATURE} for the prediction distribution."
+        max_length=256,
+        description=(
+            f"Feature name; {PREDICTION_FEATURE} for the prediction distribution, {PERFORMANCE_FEATURE} "
+            f"(or {PERFORMANCE_FEATURE}:<column>=<value> for a slice) for performance metrics."
+        ),
     )
-    statistic: Statistic = Field(description="The statistic.")
+    statistic: ResultStatistic = Field(description="The statistic.")
     value: float | None = Field(None, description="Its value; absent when it could not be computed (no data).")
     threshold: float = Field(description="The threshold applied.")
-    drifted: bool = Field(description="value > threshold.")
+    drifted: bool = Field(description="value > threshold, judged (verdict Drift).")
+    verdict: DriftVerdict | None = Field(
+        None, description="Drift, NoDrift, or Inconclusive (too little data, or the noise floor too high)."
+    )
+    noise_floor: float | None = Field(
+        None, description="The value this statistic takes by chance alone at these sample sizes."
+    )
+    p_value: float | None = Field(None, description="p-value of the statistic, where it has one (ks).")
+    message: Text | None = Field(None, description="Why this verdict.")
+
+
+class TimeWindow(StatusModel):
+    """A time range of logged traffic."""
+
+    start: datetime = Field(description="Start (inclusive).")
+    end: datetime = Field(description="End (exclusive).")
 
 
 class DriftMonitorStatus(ObjectStatus):
     """Observed state of the monitor, written by the operator from the drift job's results."""
 
     last_run: datetime | None = Field(None, description="When the last evaluation finished.")
+    window: TimeWindow | None = Field(None, description="The logged traffic the last evaluation read.")
+    rows_seen: int | None = Field(None, ge=0, description="Logged rows in the last evaluation's window.")
+    reference_rows: int | None = Field(None, ge=0, description="Rows of the reference.")
+    verdict: DriftVerdict | None = Field(None, description="Overall verdict of the last evaluation.")
+    served_model_version: Name | None = Field(None, description="The ModelVersion whose traffic was evaluated.")
     results: list[DriftResult] = Field(
         default_factory=list, max_length=2048, description="Results of the last evaluation."
     )
