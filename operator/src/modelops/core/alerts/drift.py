@@ -136,8 +136,8 @@ def _builtin(who: Monitored, spec: DriftMonitorSpec, extra: dict[str, str]) -> l
                f"{_latency_p99(who, window)} > {LATENCY_RATIO} * "
                f"{_latency_p99(who, window, LATENCY_BASELINE_OFFSET)}", "P1",
                f"p99 latency of {who.model} regressed",
-               f"{where}: p99 latency over the last {spec.window} is {value}s, above {LATENCY_RATIO}x the "
-               f"same window {LATENCY_BASELINE_OFFSET} earlier.", extra),
+               f"{where}: p99 latency over the last {spec.window} is above {LATENCY_RATIO}x the same window "
+               f"{LATENCY_BASELINE_OFFSET} earlier.", extra),
         _alert("ModelDriftPSI", _above_threshold(who, **psi_matchers), "P2",
                f"PSI drift on {feature} of {who.model}",
                f"{where}: PSI of {feature} is {value}, above its threshold.", extra),
