@@ -259,7 +259,8 @@ class RetrainTemplate(SpecModel):
 
 
 class Retrain(SpecModel):
-    """Automatic retraining on persistent drift."""
+    """Automatic retraining on persistent drift. The TrainingRuns it creates are records, not
+    children (no owner reference): they, and the models they register, outlive the monitor."""
 
     model_config = ConfigDict(
         json_schema_extra=validations(
