@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelops.api.config import DriftJobSettings, OperatorConfig
@@ -158,6 +158,7 @@ def test_job_access_golden_grants_only_what_the_job_needs() -> None:
                        ("rollouts", "get")}
 
 
+@settings(deadline=None, max_examples=60)  # plans parse a spec: slow on a shared machine
 @given(rows=st.integers(min_value=0, max_value=10**10), limit=st.integers(min_value=1, max_value=10**8),
        cap=st.integers(min_value=1, max_value=64))
 def test_shards_cover_the_rows_up_to_the_cap(rows: int, limit: int, cap: int) -> None:
@@ -270,6 +271,7 @@ job_results = st.lists(st.fixed_dictionaries({
     "verdict": st.sampled_from(["Drift", "NoDrift", "Inconclusive"])}), max_size=5)
 
 
+@settings(deadline=None, max_examples=60)  # plans parse a spec: slow on a shared machine
 @given(results=job_results, consecutive=st.integers(0, 9), rows=st.integers(0, 10**9),
        verdict=st.sampled_from(["Drift", "NoDrift", "Inconclusive"]), stored_conditions=st.booleans())
 def test_the_operators_status_write_never_drops_or_rewrites_a_job_key(
@@ -284,3 +286,11 @@ def test_the_operators_status_write_never_drops_or_rewrites_a_job_key(
     assert not set(patch) & set(JOB_KEYS), patch
     assert all(decision.status[key] == status[key] for key in JOB_KEYS)
     assert set(JOB_KEYS) == CONTRACT_KEYS
+
+
+def test_without_the_prometheus_operator_the_rest_still_applies() -> None:
+    decision = DriftObservation(**{**observation().__dict__, "rules_served": False})
+    planned = plan(decision, CONFIG, NOW)
+    assert "PrometheusRule" not in [c["kind"] for c in planned.apply] and planned.apply
+    ready = next(c for c in planned.status["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "True" and "does not serve monitoring.coreos.com/v1" in ready["message"]

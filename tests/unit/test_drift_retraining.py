@@ -9,7 +9,7 @@ import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -71,6 +71,7 @@ def test_cooldown_and_max_concurrent_hold_it_back() -> None:
     assert choose(job_status(consecutive=3), runs=(RetrainRun("other", finished=True),)).create is not None
 
 
+@settings(deadline=None, max_examples=60)  # plans parse a spec: slow on a shared machine
 @given(consecutive=st.integers(0, 10), hours_since=st.one_of(st.none(), st.floats(0, 48)),
        active=st.integers(0, 3), after=st.integers(1, 5), limit=st.integers(1, 3))
 def test_never_within_cooldown_never_past_max_concurrent(consecutive: int, hours_since: float | None, active: int,

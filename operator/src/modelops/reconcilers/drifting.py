@@ -28,7 +28,7 @@ from modelops.core.monitoring.children import RBAC_API, cron_job_name, job_accou
 from modelops.core.monitoring.progress import ChildKey, DriftDecision, DriftObservation, ModelRefState, plan
 from modelops.core.ownership import Claim, Owner, claim
 from modelops.k8s import objects
-from modelops.k8s.errors import Conflict
+from modelops.k8s.errors import Conflict, NotFound
 from modelops.reconcilers.cycle import Reconciler
 
 
@@ -53,13 +53,20 @@ class DriftReconciler(Reconciler[DriftObservation, DriftDecision]):
         owner = Owner(self.KIND, name, meta["uid"])
         children: dict[ChildKey, dict[str, Any] | None] = {}
         claims: dict[ChildKey, Claim] = {}
+        rules_served = True
         for key in child_keys(name):
+            if key[1] == "PrometheusRule":
+                try:
+                    await self.session.resource(key[0], key[1])
+                except NotFound:
+                    rules_served = False  # no Prometheus Operator CRDs: no alerts, said in Ready
+                    continue
             found = await objects.get(self.session, key[0], key[1], namespace, key[2])
             children[key], claims[key] = found, claim(found, owner)
         return DriftObservation(
             name=name, namespace=namespace, uid=meta["uid"], generation=meta.get("generation"), spec=spec,
             status=status, model_ref=await self.model_ref(namespace, spec.get("modelRef")), children=children,
-            claims=claims, retrain_runs=self.view.retrain_runs_of(namespace, name),
+            claims=claims, retrain_runs=self.view.retrain_runs_of(namespace, name), rules_served=rules_served,
         )
 
     async def model_ref(self, namespace: str, ref: Any) -> ModelRefState:

@@ -81,6 +81,8 @@ class DriftObservation:
     children: Mapping[ChildKey, Mapping[str, Any] | None] = field(default_factory=dict)
     claims: Mapping[ChildKey, Claim] = field(default_factory=dict)
     retrain_runs: tuple[retraining.RetrainRun, ...] = ()
+    # Whether the cluster serves monitoring.coreos.com/v1 PrometheusRules (the Prometheus Operator's CRDs).
+    rules_served: bool = True
     rejection: Rejection | None = None
 
 
@@ -125,7 +127,7 @@ def _children(obs: DriftObservation, spec: DriftMonitorSpec, config: OperatorCon
     desired = desired_job_access(monitor=obs.name, namespace=obs.namespace, uid=obs.uid)
     desired.append(desired_cron_job(monitor=obs.name, namespace=obs.namespace, uid=obs.uid, spec=spec,
                                     shards=shards, settings=config.drift_job))
-    with_rule = alerts_enabled(spec) and obs.model_ref.model is not None
+    with_rule = alerts_enabled(spec) and obs.model_ref.model is not None and obs.rules_served
     if with_rule:
         who = Monitored(obs.namespace, obs.name, obs.uid, str(obs.model_ref.model),
                         obs.model_ref.model_version if spec.model_ref.kind.value == "ModelVersion" else None)
@@ -170,6 +172,9 @@ def plan(obs: DriftObservation, config: OperatorConfig, now: datetime) -> DriftD
         draft.data["prometheusRule"] = rule_name(obs.name) if with_rule else None
         sharding = f" in {shards} shards (Indexed Job)" if shards > 1 else ""
         alerting = f", PrometheusRule {rule_name(obs.name)}" if with_rule else ", no PrometheusRule (alerts disabled)"
+        if alerts_enabled(spec) and not obs.rules_served:
+            alerting = (", no PrometheusRule: the cluster does not serve monitoring.coreos.com/v1 (install the "
+                        "Prometheus Operator's CRDs for drift alerts; the gauges are exported all the same)")
         draft.condition(READY, True, "ChildrenApplied",
                         f"CronJob {cron_job_name(obs.name)} runs the drift job on {spec.schedule!r}{sharding}"
                         f"{alerting}")
