@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from kubernetes import client, dynamic
 
-from tests.integration.test_rollout import API, Env, gateway, unique
 from tests.support.gitops import argocd_health, kstatus
 from tests.support.manifests import REPO, apply, documents
+from tests.support.names import unique
 from tests.support.operator import OperatorProcess
+from tests.support.rollouts import API, Env, gateway
 from tests.support.waiting import wait_for
 
 REASON = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
