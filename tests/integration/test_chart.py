@@ -9,6 +9,7 @@ Standard as the API server enforces it, and the operator's configuration points 
 
 from __future__ import annotations
 
+import copy
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from localcluster.operator_config import operator_config
 from modelops.logsink.config import load as load_sink_config
 from tests.support.api_recorder import RecordingProxy, unexercised
 from tests.support.chart import CHART, CRD_CHART, render
+from tests.support.drift import JOB_MANAGER, job_status
 from tests.support.kserve_status import ready_status
 from tests.support.logsink import metric_value, post_all, rows_by_id, scrape
 from tests.support.manifests import REPO, documents
@@ -112,9 +114,8 @@ OPERATOR_RULES_NOT_EXERCISED: dict[str, str] = {
                                         "would double this test's time)",
     "serving.kserve.io/inferenceservices delete": "a retired (archived) version's InferenceService is deleted "
                                                   "(test_modelversion, under the admin identity)",
-    "modelops.io/driftmonitors get": "nothing reads a DriftMonitor by name yet: the drift engine's reconciler will",
-    "modelops.io/rollouts get": "Rollouts are read from the watch store; a GET only for one not (yet) in it, "
-                                "which this test's sequence never meets",
+    "modelops.io/driftmonitors get": "the operator reads DriftMonitors from its watch; it holds get because the "
+                                     "drift job's Role grants it (Kubernetes lets only a holder grant a permission)",
 }
 
 
@@ -187,14 +188,7 @@ def test_operator_works_with_only_the_charts_rbac(
                            ("gateway.networking.k8s.io/v1", "HTTPRoute", "fraud-detector"))
             _route_written(dyn, namespace, "05-rollout-istio.yaml", "recommender-v8",
                            ("networking.istio.io/v1", "VirtualService", "recommender"))
-            # A DriftMonitor is accepted (its status written) under the SA.
-            monitor = next(d for d in documents(REPO / "examples" / "07-driftmonitor.yaml")
-                           if d["kind"] == "DriftMonitor")
-            monitors = dyn.resources.get(api_version=monitor["apiVersion"], kind="DriftMonitor")
-            monitors.server_side_apply(body=monitor, namespace=namespace, field_manager="chart-test")
-            wait_for(lambda: (monitors.get(name=monitor["metadata"]["name"], namespace=namespace).to_dict()
-                              .get("status") or {}).get("observedGeneration"), 60,
-                     "the DriftMonitor accepted, under the SA")
+            _drift_monitor_works(dyn, namespace)
         finally:
             restricted.stop()
             proxy.stop()
@@ -213,6 +207,56 @@ def test_operator_works_with_only_the_charts_rbac(
         assert unused == sorted(OPERATOR_RULES_NOT_EXERCISED), unused
     finally:
         operator.start()
+
+
+def _drift_monitor_works(dyn: dynamic.DynamicClient, namespace: str) -> None:
+    """Example 07's DriftMonitor, on its ModelVersion, under the SA: its CronJob, the drift job's
+    ServiceAccount/Role/RoleBinding and its PrometheusRule applied; drift reported as the job does
+    creates a retraining TrainingRun; alerts disabled delete the PrometheusRule."""
+    docs = documents(REPO / "examples" / "07-driftmonitor.yaml")
+    version = next(d for d in docs if d["kind"] == "ModelVersion")
+    version["spec"]["model"] = f"rbac-drift-{namespace}"
+    monitor = next(d for d in docs if d["kind"] == "DriftMonitor")
+    monitor["spec"]["modelRef"] = {"kind": "ModelVersion", "name": version["metadata"]["name"]}
+    monitor["spec"]["retrain"]["after"] = 1
+    monitor["spec"]["retrain"]["template"]["spec"]["model"] = f"rbac-drift-{namespace}"
+    name = monitor["metadata"]["name"]
+    monitors = dyn.resources.get(api_version=monitor["apiVersion"], kind="DriftMonitor")
+
+    def refused(kind: str) -> bool:
+        conditions = (monitors.get(name=name, namespace=namespace).to_dict().get("status") or {}).get("conditions")
+        return any(c["type"] == "Accepted" and c["reason"] == "ModelRefNotFound" and f"{kind} " in c["message"]
+                   for c in conditions or [])
+
+    # A reference to nothing yet (a ModelVersion, then a Rollout) is looked up, found absent, refused.
+    monitors.server_side_apply(body=monitor, namespace=namespace, field_manager="chart-test")
+    wait_for(lambda: refused("ModelVersion"), 60, "the monitor refused: its ModelVersion does not exist yet")
+    absent = copy.deepcopy(monitor)
+    absent["spec"]["modelRef"] = {"kind": "Rollout", "name": f"absent-{namespace}"}
+    monitors.server_side_apply(body=absent, namespace=namespace, field_manager="chart-test")
+    wait_for(lambda: refused("Rollout"), 60, "the monitor refused: its Rollout does not exist")
+    # The version's lineage names a TrainingRun that does not exist (looked up: LineageComplete=False).
+    version["spec"]["lineage"] = {"trainingRun": f"absent-{namespace}"}
+    for doc in (version, monitor):
+        dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"]).server_side_apply(
+            body=doc, namespace=namespace, field_manager="chart-test")
+    rules = dyn.resources.get(api_version="monitoring.coreos.com/v1", kind="PrometheusRule")
+    wait_for(lambda: rules.get(name=f"{name}-drift", namespace=namespace), 60, "the PrometheusRule, under the SA")
+    cron_jobs = dyn.resources.get(api_version="batch/v1", kind="CronJob")
+    wait_for(lambda: cron_jobs.get(name=f"{name}-drift", namespace=namespace), 60, "the CronJob, under the SA")
+    monitors.status.patch(name=name, namespace=namespace, body={"status": job_status(consecutive=1)},
+                          content_type="application/merge-patch+json", field_manager=JOB_MANAGER)
+    runs = dyn.resources.get(api_version="modelops.io/v1alpha1", kind="TrainingRun")
+    wait_for(lambda: runs.get(namespace=namespace, label_selector=f"modelops.io/drift-monitor={name}").items, 60,
+             "the retraining TrainingRun, created under the SA")
+    monitor["spec"]["alerts"]["enabled"] = False
+    monitors.server_side_apply(body=monitor, namespace=namespace, field_manager="chart-test")
+
+    def rule_gone() -> bool:
+        return not [r for r in rules.get(namespace=namespace).to_dict()["items"]
+                    if r["metadata"]["name"] == f"{name}-drift"]
+
+    wait_for(rule_gone, 60, "the PrometheusRule deleted under the SA once alerts are disabled")
 
 
 def _route_written(dyn: dynamic.DynamicClient, namespace: str, example: str, target: str,

@@ -157,7 +157,13 @@ def test_training_run_and_drift_monitor_states_as_argocd_and_flux_see_them(env: 
         c["type"] == "Accepted" and c["status"] == "False" for c in o["status"].get("conditions") or [])),
         "Degraded", "Current", "UnknownNodePool")
 
-    monitor = next(d for d in documents(REPO / "examples" / "07-driftmonitor.yaml") if d["kind"] == "DriftMonitor")
+    drift = documents(REPO / "examples" / "07-driftmonitor.yaml")
+    version = next(d for d in drift if d["kind"] == "ModelVersion")
+    version["spec"] = {**version["spec"], "model": unique("gitops-drift"), "serving": {"enabled": False}}
+    apply(env.dyn, version, env.namespace)
+    monitor = next(d for d in drift if d["kind"] == "DriftMonitor")
+    # It watches the version applied here: a reference to nothing is refused (ModelRefNotFound).
+    monitor["spec"]["modelRef"] = {"kind": "ModelVersion", "name": version["metadata"]["name"]}
     apply(env.dyn, monitor, env.namespace)
     judged(current(env, "DriftMonitor", monitor["metadata"]["name"], "accepted", lambda o: any(
         c["type"] == "Accepted" and c["status"] == "True" for c in o["status"].get("conditions") or [])),

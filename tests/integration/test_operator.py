@@ -36,6 +36,8 @@ def test_spec_change_is_followed_and_restart_writes_nothing(
     objects = []
     for kind in KINDS:
         doc = example_of(kind)
+        if kind == "DriftMonitor":  # it watches the Rollout applied here (a reference to nothing is refused)
+            doc["spec"]["modelRef"] = {"kind": "Rollout", "name": objects[2][1]["metadata"]["name"]}
         resource = dyn.resources.get(api_version=doc["apiVersion"], kind=kind)
         apply(dyn, doc, namespace)
         obj = wait_for(lambda r=resource, d=doc: _acknowledged(r, d["metadata"]["name"], namespace, 1),

@@ -100,6 +100,17 @@ def watch_runtime(queues: Callable[[], Mapping[str, Any]], stores: Callable[[], 
     REGISTRY.register(_collector)
 
 
+_exported: dict[str, Collector] = {}
+
+
+def export(name: str, collector: Collector) -> None:
+    """Serve another module's collector (e.g. ``metrics.drift``) under ``name``; the latest wins."""
+    if name in _exported:
+        REGISTRY.unregister(_exported[name])
+    _exported[name] = collector
+    REGISTRY.register(collector)
+
+
 def serve(address: str) -> None:
     """Serve ``/metrics`` on ``host:port`` (a thread of prometheus_client's own)."""
     host, _, port = address.rpartition(":")

@@ -1,5 +1,5 @@
 """The operator's own configuration (Helm values -> ConfigMap -> a YAML file named by
-``MODELOPS_CONFIG``): node pools, the MLflow server, and training defaults.
+``MODELOPS_CONFIG``): node pools, the MLflow server, training defaults and the drift job.
 
 Node pools are configuration, not API: a platform team decides which pools exist and how Pods
 reach them (selectors, tolerations, the GPU resource name), and users only name a pool.
@@ -95,6 +95,36 @@ class AnalysisSettings(SpecModel):
     )
 
 
+class DriftJobSettings(SpecModel):
+    """The drift job every DriftMonitor's CronJob runs (``python -m modelops.drift_job``)."""
+
+    image: str = Field(
+        "ghcr.io/modelops/modelops-drift-job:0.1.0",
+        description="Image of the drift job (operator/Dockerfile.drift-job); a digest is recommended.",
+    )
+    logs_uri: str | None = Field(
+        None,
+        description=(
+            "Storage root of the prediction-log sink the job reads (MODELOPS_LOGS_URI), e.g. s3://ml-logs/ or "
+            "/var/lib/modelops-logsink/store. Absent: the job is started without it and reports that it has no logs."
+        ),
+    )
+    rows_per_shard: int = Field(
+        5_000_000, ge=1, description="Rows one drift job Pod reads; more rows in the last run shard the next one."
+    )
+    max_shards: int = Field(16, ge=1, le=64, description="Most Pods one drift job runs in parallel. Default 16.")
+    active_deadline: Duration = Field("1h", description="Longest a drift job may run (activeDeadlineSeconds).")
+    backoff_limit: int = Field(1, ge=0, le=10, description="Retries of a failed drift job Pod. Default 1.")
+    history_limit: int = Field(
+        3, ge=0, le=20, description="Finished Jobs the CronJob keeps, each of successful and failed. Default 3."
+    )
+    resources: dict[str, Any] = Field(
+        default_factory=dict,
+        description="resources of the drift job container, as in a Pod spec, e.g. {requests: {cpu: '1'}}.",
+    )
+    pod_labels: dict[str, str] = Field(default_factory=dict, description="Extra labels on every drift job Pod.")
+
+
 class OperatorConfig(SpecModel):
     """Everything the operator reads at startup."""
 
@@ -104,6 +134,7 @@ class OperatorConfig(SpecModel):
     training: TrainingSettings = Field(default_factory=TrainingSettings, description="Training defaults.")
     serving: ServingSettings = Field(default_factory=ServingSettings, description="Serving defaults.")
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings, description="Rollout analysis.")
+    drift_job: DriftJobSettings = Field(default_factory=DriftJobSettings, description="The DriftMonitors' drift job.")
 
     def pool_for(self, requested: str | None) -> tuple[str | None, NodePool | None]:
         """(name, pool) a spec's ``nodePool`` resolves to: the one named, else ``defaultNodePool``;

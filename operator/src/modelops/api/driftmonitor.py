@@ -41,6 +41,9 @@ from modelops.api.common import (
 from modelops.api.trainingrun import TrainingRunSpec
 
 CRON_PATTERN = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$"
+# An IANA time zone name as the CronJob controller looks it up (Europe/Paris, Etc/GMT+5, UTC); whether
+# the tz database knows it is checked by the operator (Accepted=False, UnknownTimeZone).
+TIME_ZONE_PATTERN = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$"
 PREDICTION_FEATURE = "__prediction__"
 # Performance drift results: feature ``__performance__`` overall, ``__performance__:<column>=<value>``
 # per slice of spec.slices; statistics accuracy, auc, ece (the degradation against the reference).
@@ -146,6 +149,13 @@ class Feature(SpecModel):
 
     name: Identifier = Field(description="Feature (column) name as logged, e.g. amount.")
     type: FeatureType = Field(description="numeric (binned) or categorical (counted per value).")
+    critical: bool = Field(
+        False,
+        description=(
+            "PSI above its threshold on a critical feature opens a P2 alert. When no feature is marked, "
+            "every feature counts as critical. Default false."
+        ),
+    )
 
 
 class StatisticThresholds(SpecModel):
@@ -249,7 +259,8 @@ class RetrainTemplate(SpecModel):
 
 
 class Retrain(SpecModel):
-    """Automatic retraining on persistent drift."""
+    """Automatic retraining on persistent drift. The TrainingRuns it creates are records, not
+    children (no owner reference): they, and the models they register, outlive the monitor."""
 
     model_config = ConfigDict(
         json_schema_extra=validations(
@@ -317,7 +328,11 @@ class DriftMonitorSpec(SpecModel):
         description='Cron schedule of the drift job (CronJob syntax), e.g. "*/15 * * * *" or @daily. Default hourly.',
     )
     time_zone: str | None = Field(
-        None, min_length=1, max_length=64, description="Time zone of the schedule, e.g. Europe/Paris. Absent: UTC."
+        None,
+        min_length=1,
+        max_length=64,
+        pattern=TIME_ZONE_PATTERN,
+        description="IANA time zone of the schedule, e.g. Europe/Paris. Absent: UTC.",
     )
     alerts: Alerts | None = Field(None, description="Alerting. Absent: enabled with the built-in severity table.")
     retrain: Retrain | None = Field(None, description="Retraining. Absent: disabled.")
@@ -382,6 +397,10 @@ class DriftMonitorStatus(ObjectStatus):
     consecutive_drifted: int | None = Field(None, ge=0, description="Drifted evaluations in a row.")
     report_uri: Uri | None = Field(None, description="Where the last HTML drift report was written.")
     cron_job: Name | None = Field(None, description="Name of the CronJob running the drift job.")
+    shards: int | None = Field(
+        None, ge=1, description="Pods the next drift job runs in parallel (an Indexed Job when above 1)."
+    )
+    prometheus_rule: Name | None = Field(None, description="Name of the PrometheusRule with this monitor's alerts.")
     last_retrain: datetime | None = Field(None, description="When a retraining TrainingRun was last created.")
     retrain_runs: list[Name] = Field(
         default_factory=list, max_length=20, description="TrainingRuns created by this monitor, newest last."

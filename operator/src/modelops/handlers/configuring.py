@@ -50,7 +50,8 @@ def load_config(path: str | None) -> OperatorConfig:
         raw = yaml.safe_load(Path(path).read_text()) or {}
         config = OperatorConfig.model_validate(raw)
         for where, text in (("training.pendingTimeout", config.training.pending_timeout),
-                            ("analysis.queryTimeout", config.analysis.query_timeout)):
+                            ("analysis.queryTimeout", config.analysis.query_timeout),
+                            ("driftJob.activeDeadline", config.drift_job.active_deadline)):
             try:
                 parse_duration(text)
             except ValueError as error:

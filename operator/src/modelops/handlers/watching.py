@@ -13,6 +13,7 @@ from typing import Any
 import kopf
 
 from modelops.api import GROUP, VERSION
+from modelops.core.monitoring.children import MONITOR_LABEL
 from modelops.core.serving.inference import MODELVERSION_LABEL
 from modelops.core.training.jobs import RUN_LABEL
 
@@ -25,6 +26,7 @@ WATCHED: tuple[tuple[str, str, str, str, str, str | None], ...] = (
     (GROUP, VERSION, "rollouts", f"{GROUP}/{VERSION}", "Rollout", None),
     (GROUP, VERSION, "driftmonitors", f"{GROUP}/{VERSION}", "DriftMonitor", None),
     ("batch", "v1", "jobs", "batch/v1", "Job", RUN_LABEL),
+    ("batch", "v1", "cronjobs", "batch/v1", "CronJob", MONITOR_LABEL),
     ("gateway.networking.k8s.io", "v1", "httproutes", "gateway.networking.k8s.io/v1", "HTTPRoute", ROLLOUT_LABEL),
     ("networking.istio.io", "v1", "virtualservices", "networking.istio.io/v1", "VirtualService", ROLLOUT_LABEL),
 )

@@ -4,12 +4,17 @@ and the reconcilers behind them — and the rule of which keys each watch event 
 The handler layer calls ``seen(api_version, kind, event, body)`` for every watch event and
 ``start``/``stop`` around the operator's life; nothing else. ``seen`` keeps the body and enqueues:
 
-- a TrainingRun or a DriftMonitor: that object (urgently when its spec changed);
+- a TrainingRun or a DriftMonitor: that object (urgently when its spec changed); a TrainingRun
+  labelled ``modelops.io/drift-monitor`` also wakes that monitor (its retraining runs finishing
+  lift ``maxConcurrent``);
+- a CronJob labelled ``modelops.io/drift-monitor``: its owning DriftMonitor (a hand edit or a
+  deletion is put back);
 - a Job labelled ``modelops.io/trainingrun``: its owning TrainingRun;
-- a ModelVersion: that version, and the Rollouts of its model in its namespace (readiness);
+- a ModelVersion: that version, and the Rollouts of its model in its namespace (readiness), and
+  the DriftMonitors whose ``modelRef`` names it (a reference to nothing heals when it appears);
 - a Rollout: that Rollout (urgently on a spec change: it abandons a measurement under way) and
   the ModelVersions of its model in its namespace (roles); a Rollout going wakes every other
-  Rollout of its model, in every namespace (one may take over);
+  Rollout of its model, in every namespace (one may take over); and the DriftMonitors naming it;
 - an InferenceService: its owning ModelVersion; for a kserve router's, its Rollout and the
   versions of its model;
 - an HTTPRoute or VirtualService labelled ``modelops.io/rollout``: its owning Rollout (a hand
@@ -22,20 +27,22 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from modelops import observability
 from modelops.api import API_VERSION
 from modelops.api.config import OperatorConfig
+from modelops.core.monitoring.children import MONITOR_LABEL
 from modelops.k8s.session import KubeSession
+from modelops.metrics.drift import DriftCollector
 from modelops.reconcilers.drifting import DriftReconciler
 from modelops.reconcilers.engine import Key, WorkQueue
 from modelops.reconcilers.rollout import RolloutReconciler
 from modelops.reconcilers.serving import ServingReconciler
 from modelops.reconcilers.store import Store
 from modelops.reconcilers.training import TrainingReconciler
-from modelops.reconcilers.view import ClusterView, model_indexes
+from modelops.reconcilers.view import ClusterView, model_indexes, monitor_indexes, retrain_indexes
 from modelops.registry.mlflow import MLflowClient
 
 ISVC = ("serving.kserve.io/v1beta1", "InferenceService")
@@ -64,11 +71,11 @@ def _owners(body: Mapping[str, Any], kind: str) -> list[str]:
 class Runtime:
     def __init__(self, session: KubeSession, mlflow: MLflowClient | None, config: OperatorConfig) -> None:
         stores = {
-            (API_VERSION, "TrainingRun"): Store("TrainingRun"),
+            (API_VERSION, "TrainingRun"): Store("TrainingRun", indexes=retrain_indexes()),
             (API_VERSION, "ModelVersion"): Store("ModelVersion", indexes=model_indexes()),
             # The Rollout's history names the field manager that changed its spec (managedFields).
             (API_VERSION, "Rollout"): Store("Rollout", keep_managed_fields=True, indexes=model_indexes()),
-            (API_VERSION, "DriftMonitor"): Store("DriftMonitor"),
+            (API_VERSION, "DriftMonitor"): Store("DriftMonitor", indexes=monitor_indexes()),
             ISVC: Store("InferenceService"),
             **{route: Store(route[1]) for route in ROUTES},
         }
@@ -90,6 +97,7 @@ class Runtime:
             queue.observer = _timed(kind)
         observability.watch_runtime(lambda: self.queues,
                                     lambda: {kind: store for (_, kind), store in self.view.stores.items()})
+        observability.export("drift", DriftCollector(self._monitors))
 
     # -- the reconcile of each kind --------------------------------------------------------------
 
@@ -130,16 +138,24 @@ class Runtime:
         namespace = key[0]
         if kind in ("TrainingRun", "DriftMonitor"):
             self._own(kind, key, body, event)
+            monitor = ((body.get("metadata") or {}).get("labels") or {}).get(MONITOR_LABEL)
+            if kind == "TrainingRun" and monitor:
+                self.queues["DriftMonitor"].add((namespace, str(monitor)))
+        elif kind == "CronJob":
+            for owner in _owners(body, "DriftMonitor"):
+                self.queues["DriftMonitor"].add((namespace, owner))
         elif kind == "Job":
             for owner in _owners(body, "TrainingRun"):
                 self.queues["TrainingRun"].add((namespace, owner))
         elif kind == "ModelVersion":
             self._own(kind, key, body, event)
+            self._wake_monitors(kind, key)
             for model in _models(body, before):
                 for rollout in self.view.rollout_keys_of(namespace, model):
                     self.queues["Rollout"].add(rollout)
         elif kind == "Rollout":
             self._own(kind, key, body, event)
+            self._wake_monitors(kind, key)
             models = _models(body, before)
             for model in models:
                 for version in self.view.model_versions_of(namespace, model):
@@ -160,6 +176,18 @@ class Runtime:
         elif (api_version, kind) in ROUTES:
             for owner in _owners(body, "Rollout"):
                 self.queues["Rollout"].add((namespace, owner))
+
+    def _wake_monitors(self, kind: str, key: Key) -> None:
+        for monitor in self.view.monitor_keys_watching(key[0], kind, key[1]):
+            self.queues["DriftMonitor"].add(monitor)
+
+    def _monitors(self) -> Iterator[tuple[dict[str, Any], str, str]]:
+        """Every DriftMonitor the store holds, with the model and version its series carry."""
+        store = self.view.stores[(API_VERSION, "DriftMonitor")]
+        for namespace, name in store.all_keys():
+            body = store.get(namespace, name)
+            if body is not None:
+                yield (body, *self.view.monitored(body))
 
     def _own(self, kind: str, key: Key, body: Mapping[str, Any], event: str | None) -> None:
         """Reconcile the object itself; urgently when its spec changed since it was last seen."""

@@ -116,6 +116,7 @@ class TrainingReconciler(Reconciler[TrainingObservation, TrainingDecision]):
         return TrainingObservation(
             name=name, namespace=namespace, uid=meta["uid"], generation=meta.get("generation"),
             spec=spec, status=status, mlflow_run=run, job=job, pods=pods, job_claim=job_claim,
+            annotations=dict(meta.get("annotations") or {}),
             registered=registered, model_version_exists=mv_exists, model_version_name=mv_name,
         )
 

@@ -15,7 +15,11 @@ from typing import Any
 
 from modelops.api import API_VERSION
 from modelops.core.conditions import parse_time
+from modelops.core.monitoring.children import MONITOR_LABEL
+from modelops.core.monitoring.retraining import RetrainRun
+from modelops.core.naming import label_value
 from modelops.core.ownership import Contender
+from modelops.core.training.progress import finished
 from modelops.k8s import objects
 from modelops.k8s.session import KubeSession
 from modelops.reconcilers.store import Store
@@ -24,6 +28,10 @@ ROLLOUT = (API_VERSION, "Rollout")
 MODEL_VERSION = (API_VERSION, "ModelVersion")
 BY_MODEL = "model"  # index: spec.model -> keys (every namespace)
 BY_NAMESPACE_MODEL = "namespace-model"  # index: (namespace, spec.model) -> keys
+DRIFT_MONITOR = (API_VERSION, "DriftMonitor")
+TRAINING_RUN = (API_VERSION, "TrainingRun")
+BY_MODEL_REF = "model-ref"  # index: (namespace, modelRef kind, modelRef name) -> DriftMonitor keys
+BY_MONITOR = "drift-monitor"  # index: (namespace, label modelops.io/drift-monitor) -> TrainingRun keys
 
 
 def model_indexes() -> dict[str, Any]:
@@ -38,6 +46,28 @@ def model_indexes() -> dict[str, Any]:
         return [(namespace, value) for value in model(body)]
 
     return {BY_MODEL: model, BY_NAMESPACE_MODEL: namespace_model}
+
+
+def monitor_indexes() -> dict[str, Any]:
+    """The DriftMonitor index: the ModelVersion or Rollout each one watches."""
+
+    def model_ref(body: Mapping[str, Any]) -> list[Any]:
+        ref = (body.get("spec") or {}).get("modelRef") or {}
+        namespace = (body.get("metadata") or {}).get("namespace")
+        return [(namespace, ref.get("kind"), ref.get("name"))] if isinstance(ref, Mapping) and ref.get("name") else []
+
+    return {BY_MODEL_REF: model_ref}
+
+
+def retrain_indexes() -> dict[str, Any]:
+    """The TrainingRun index: the DriftMonitor that created each retraining run (its label)."""
+
+    def monitor(body: Mapping[str, Any]) -> list[Any]:
+        meta = body.get("metadata") or {}
+        value = (meta.get("labels") or {}).get(MONITOR_LABEL)
+        return [(meta.get("namespace"), value)] if value else []
+
+    return {BY_MONITOR: monitor}
 
 
 class ClusterView:
@@ -75,6 +105,31 @@ class ClusterView:
 
     def rollout_keys_of(self, namespace: str, model: str) -> list[tuple[str, str]]:
         return self.stores[ROLLOUT].keys(BY_NAMESPACE_MODEL, (namespace, model))
+
+    def monitor_keys_watching(self, namespace: str, kind: str, name: str) -> list[tuple[str, str]]:
+        """The DriftMonitors whose ``spec.modelRef`` names this ModelVersion or Rollout."""
+        return self.stores[DRIFT_MONITOR].keys(BY_MODEL_REF, (namespace, kind, name))
+
+    def retrain_runs_of(self, namespace: str, monitor: str) -> tuple[RetrainRun, ...]:
+        """The TrainingRuns a DriftMonitor created, finished or not."""
+        bodies = self.stores[TRAINING_RUN].select(BY_MONITOR, (namespace, label_value(monitor)))
+        return tuple(RetrainRun(str(b["metadata"]["name"]), finished(b.get("status") or {})) for b in bodies)
+
+    def monitored(self, body: Mapping[str, Any]) -> tuple[str, str]:
+        """(model, modelversion) a DriftMonitor's series carry: the watched object's ``spec.model``;
+        the version the drift job evaluated, else the ModelVersion named, else the Rollout's stable."""
+        namespace = str((body.get("metadata") or {}).get("namespace") or "")
+        ref = (body.get("spec") or {}).get("modelRef") or {}
+        status = body.get("status") or {}
+        store = self.stores.get((API_VERSION, str(ref.get("kind"))))
+        target = store.get(namespace, str(ref.get("name"))) if store is not None else None
+        model = str(((target or {}).get("spec") or {}).get("model") or "")
+        version = status.get("servedModelVersion")
+        if not version and ref.get("kind") == "ModelVersion":
+            version = ref.get("name")
+        elif not version:
+            version = ((target or {}).get("status") or {}).get("stable")
+        return model, str(version or "")
 
     def contenders(self, model: str) -> list[Contender]:
         """Every Rollout that drives ``model``, in every watched namespace."""

@@ -75,6 +75,8 @@ class TrainingObservation:
     # A write refused for good in this reconcile (the plan runs again with it).
     rejection: Rejection | None = None
     model_version_exists: bool = False
+    # metadata.annotations: those under annotations.MLFLOW_TAG_PREFIX become MLflow run tags.
+    annotations: Mapping[str, str] = field(default_factory=dict)
     # The name the run's ModelVersion has or will get: model_version_name(), unless a record not
     # made by this run already holds that name (then the observer picks alternative_name()).
     model_version_name: str | None = None

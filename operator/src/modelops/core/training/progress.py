@@ -32,6 +32,7 @@ from modelops.core.ownership import (
     refusal_message,
     rejection_reason,
 )
+from modelops.core.training.annotations import annotation_tags
 from modelops.core.training.gates import evaluate_gates, failure_message
 from modelops.core.training.jobs import MODEL_LABEL, RUN_LABEL, desired_job, image_pinned, job_name
 from modelops.core.training.observation import (
@@ -93,6 +94,8 @@ class _Status(StatusDraft):
 def _run_request(obs: TrainingObservation, spec: TrainingRunSpec, config: OperatorConfig) -> RunRequest:
     pool_name, pool = config.pool_for(spec.node_pool)
     tags = {
+        # Asked for by annotations (a DriftMonitor records why it retrains); the record below wins.
+        **annotation_tags(obs.annotations),
         UID_TAG: obs.uid,
         "modelops.io/trainingrun": f"{obs.namespace}/{obs.name}",
         "modelops.image": spec.image,

@@ -1,0 +1,1 @@
+"""Alerts the operator owns as PrometheusRule manifests (pure): ``drift`` for DriftMonitors."""

@@ -1,0 +1,241 @@
+"""DriftMonitor against real parts: the local control plane (its garbage collector and CronJob
+controller), the operator as a subprocess with its /metrics, and a real `mlflow server`.
+
+The test plays the drift job: it writes job-shaped results into the monitor's status as the job
+does — one merge patch with field manager ``modelops-drift-job`` (tests/fixtures/drift-job-status.yaml
+pins the wire format) — and checks what the operator makes of them: gauges, conditions, and
+exactly one retraining TrainingRun per cooldown; and that its own status writes never drop or take
+over the job's keys.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+import pytest
+from kubernetes import client, dynamic
+from mlflow.tracking import MlflowClient
+
+from tests.support.drift import JOB_KEYS, JOB_MANAGER, job_status
+from tests.support.kube import API, Namespace
+from tests.support.manifests import REPO, documents
+from tests.support.names import unique
+from tests.support.operator import OperatorProcess
+from tests.support.waiting import wait_for
+
+CHILDREN = [("batch/v1", "CronJob", "{}-drift"), ("v1", "ServiceAccount", "{}-drift-job"),
+            ("rbac.authorization.k8s.io/v1", "Role", "{}-drift-job"),
+            ("rbac.authorization.k8s.io/v1", "RoleBinding", "{}-drift-job"),
+            ("monitoring.coreos.com/v1", "PrometheusRule", "{}-drift")]
+
+
+class Env(Namespace):
+    def example(self, model: str) -> list[dict[str, Any]]:
+        """Example 07 with its model renamed (tests share one cluster: one Rollout per model)."""
+        docs = documents(REPO / "examples" / "07-driftmonitor.yaml")
+        for doc in docs:
+            if doc["kind"] in ("ModelVersion", "Rollout"):
+                doc["spec"]["model"] = model
+            if doc["kind"] == "DriftMonitor" and doc["spec"].get("retrain"):
+                doc["spec"]["retrain"]["template"]["spec"]["model"] = model
+        return docs
+
+    def monitor(self, name: str) -> dict[str, Any]:
+        found = self.get(API, "DriftMonitor", name)
+        assert found is not None
+        return found
+
+    def write_as_job(self, name: str, status: dict[str, Any]) -> None:
+        self.resource(API, "DriftMonitor").status.patch(
+            name=name, namespace=self.name, body={"status": status}, content_type="application/merge-patch+json",
+            field_manager=JOB_MANAGER)
+
+    def training_runs(self, monitor: str) -> list[dict[str, Any]]:
+        items = self.resource(API, "TrainingRun").get(namespace=self.name,
+                                                      label_selector=f"modelops.io/drift-monitor={monitor}")
+        return [dict(item) for item in items.to_dict()["items"]]
+
+    def one_warning(self, name: str, reason: str) -> None:
+        """Exactly one Warning Event of ``reason`` on the monitor, and no second one a little later."""
+        wait_for(lambda: self.events("DriftMonitor", name, reason), 30, f"a {reason} Event")
+        time.sleep(3)
+        found = self.events("DriftMonitor", name, reason)
+        assert [e.type for e in found] == ["Warning"] and (found[0].count or 1) == 1, found
+
+
+@pytest.fixture()
+def env(dyn: dynamic.DynamicClient, api: client.ApiClient, namespace: str, operator: OperatorProcess) -> Env:
+    return Env(dyn, api, namespace)
+
+
+def test_example_monitors_own_their_children_and_lose_them_with_them(env: Env) -> None:
+    model = unique("credit")
+    for doc in env.example(model):
+        env.apply(doc)
+    for monitor in ("credit-risk", "credit-risk-v1-weekly"):
+        ready = env.wait_condition("DriftMonitor", monitor, "Ready", "True", "ChildrenApplied")
+        assert f"CronJob {monitor}-drift" in ready["message"]
+        uid = env.monitor(monitor)["metadata"]["uid"]
+        for api_version, kind, pattern in CHILDREN:
+            child = env.get(api_version, kind, pattern.format(monitor))
+            assert child is not None, f"{kind} of {monitor}"
+            (owner,) = child["metadata"]["ownerReferences"]
+            assert (owner["kind"], owner["name"], owner["uid"], owner["controller"]) == ("DriftMonitor", monitor,
+                                                                                         uid, True)
+            assert {m["manager"] for m in child["metadata"]["managedFields"]} == {"modelops"}
+        assert env.condition("DriftMonitor", monitor, "Evaluated")["reason"] == "AwaitingFirstRun"
+    cron = env.get("batch/v1", "CronJob", "credit-risk-drift")
+    assert cron is not None
+    spec = cron["spec"]
+    assert (spec["schedule"], spec["timeZone"], spec["concurrencyPolicy"]) == ("*/15 * * * *", "Etc/UTC", "Forbid")
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "credit-risk-drift-job"
+    assert pod["containers"][0]["args"] == ["--namespace", env.name, "--monitor", "credit-risk"]
+    role = env.get("rbac.authorization.k8s.io/v1", "Role", "credit-risk-drift-job")
+    assert role is not None and {v for r in role["rules"] for v in r["verbs"]} == {"get", "patch"}
+    rule = env.get("monitoring.coreos.com/v1", "PrometheusRule", "credit-risk-drift")
+    assert rule is not None
+    alerts = {r["alert"]: r for r in rule["spec"]["groups"][0]["rules"]}
+    assert alerts["ModelDriftRoutePsiP2"]["labels"] == {"team": "risk", "severity": "P2"}
+    assert f'model="{model}"' in alerts["ModelLatencyP99Regression"]["expr"]
+    # A CronJob deleted by hand comes back (its deletion wakes the monitor).
+    env.delete("batch/v1", "CronJob", "credit-risk-drift")
+    wait_for(lambda: (c := env.get("batch/v1", "CronJob", "credit-risk-drift")) and
+             c["metadata"]["uid"] != cron["metadata"]["uid"], 30, "the CronJob put back")
+    # Deleting the monitor lets the garbage collector take every child.
+    env.delete(API, "DriftMonitor", "credit-risk-v1-weekly")
+    for api_version, kind, pattern in CHILDREN:
+        wait_for(lambda a=api_version, k=kind, p=pattern: env.get(a, k, p.format("credit-risk-v1-weekly")) is None,
+                 60, f"the {kind} to be garbage-collected")
+
+
+def _monitor(name: str, ref: dict[str, str], model: str, **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": API, "kind": "DriftMonitor", "metadata": {"name": name},
+            "spec": {"modelRef": ref, "features": [{"name": "income", "type": "numeric"}],
+                     "schedule": "*/15 * * * *", **spec}}
+
+
+def _model_version(name: str, model: str) -> dict[str, Any]:
+    return {"apiVersion": API, "kind": "ModelVersion", "metadata": {"name": name},
+            "spec": {"model": model, "version": "1", "serving": {"enabled": False},
+                     "artifact": {"storageUri": f"s3://models/{name}/", "format": "sklearn"}}}
+
+
+RETRAIN = {"enabled": True, "after": 2, "cooldown": "1h", "maxConcurrent": 2,
+           "template": {"metadata": {"labels": {"team": "risk"}},
+                        "spec": {"model": "MODEL", "image": "registry.example/train@sha256:" + "cd" * 32,
+                                 "nodePool": "tpu-v5", "tracking": {"experiment": "EXPERIMENT"}}}}
+
+
+@pytest.mark.parametrize(("field", "value", "reason"), [
+    ("schedule", "*/15 * * * 9", "InvalidSchedule"),
+    ("timeZone", "Mars/Olympus_Mons", "UnknownTimeZone"),
+    ("retrain", None, "UnknownNodePool"),
+])
+def test_bad_input_is_refused_naming_the_field(env: Env, field: str, value: Any, reason: str) -> None:
+    model = unique("bad")
+    env.apply(_model_version(f"{model}-v1", model))
+    spec: dict[str, Any] = {field: value} if value is not None else {"retrain": copy.deepcopy(RETRAIN)}
+    env.apply(_monitor("bad", {"kind": "ModelVersion", "name": f"{model}-v1"}, model, **spec))
+    accepted = env.wait_condition("DriftMonitor", "bad", "Accepted", "False", reason)
+    named = "spec.retrain.template.spec.nodePool" if field == "retrain" else f"spec.{field}"
+    assert named in accepted["message"]
+    env.one_warning("bad", reason)
+    assert env.get("batch/v1", "CronJob", "bad-drift") is None, "nothing is applied for a refused spec"
+
+
+def test_a_model_ref_to_nothing_heals_when_it_appears(env: Env) -> None:
+    model = unique("late")
+    env.apply(_monitor("late", {"kind": "Rollout", "name": model}, model))
+    accepted = env.wait_condition("DriftMonitor", "late", "Accepted", "False", "ModelRefNotFound")
+    assert f"spec.modelRef: Rollout {model} does not exist" in accepted["message"]
+    env.one_warning("late", "ModelRefNotFound")
+    env.apply(_model_version(f"{model}-v1", model))
+    env.apply({"apiVersion": API, "kind": "Rollout", "metadata": {"name": model},
+               "spec": {"model": model, "target": f"{model}-v1", "steps": [{"full": {}}],
+                        "trafficRouting": {"kserve": {"inferenceService": model}}}})
+    env.wait_condition("DriftMonitor", "late", "Accepted", "True", "Valid", timeout=30)
+    env.wait_condition("DriftMonitor", "late", "Ready", "True", "ChildrenApplied")
+
+
+def _gauges(operator: OperatorProcess, namespace: str, monitor: str) -> dict[str, float]:
+    marker = f'monitor="{monitor}"'
+    return {k: v for k, v in operator.metrics().items() if marker in k and f'namespace="{namespace}"' in k}
+
+
+def test_job_results_become_gauges_conditions_and_one_retraining_per_cooldown(
+        env: Env, operator: OperatorProcess, mlflow: MlflowClient) -> None:
+    model = unique("drifty")
+    version = f"{model}-v1"
+    env.apply(_model_version(version, model))
+    retrain = copy.deepcopy(RETRAIN)
+    retrain["template"]["spec"].update(model=model, nodePool="cpu", tracking={"experiment": f"exp-{model}"})
+    env.apply(_monitor("drifty", {"kind": "ModelVersion", "name": version}, model, retrain=retrain))
+    env.wait_condition("DriftMonitor", "drifty", "Ready", "True", "ChildrenApplied")
+
+    # First drifted evaluation: gauges, Evaluated, no retraining yet (after: 2).
+    first = job_status(consecutive=1, last_run="2026-12-01T12:15:00Z", served=version)
+    env.write_as_job("drifty", first)
+    env.wait_condition("DriftMonitor", "drifty", "Evaluated", "True", "DriftDetected")
+    series = f'feature="income",model="{model}",modelversion="{version}",monitor="drifty"'
+
+    def gauges() -> dict[str, float] | None:
+        found = _gauges(operator, env.name, "drifty")
+        return found if any("modelops_feature_drift{" in k for k in found) else None
+
+    found = wait_for(gauges, 30, "the drift gauges on the operator's /metrics")
+    psi = next(v for k, v in found.items() if k.startswith("modelops_feature_drift{") and series in k
+               and 'statistic="psi"' in k)
+    assert psi == 0.31
+    assert any(k.startswith("modelops_feature_drift_threshold{") and v == 0.1 for k, v in found.items())
+    assert found[f'modelops_drift_verdict{{monitor="drifty",namespace="{env.name}",verdict="Drift"}}'] == 1
+    assert found[f'modelops_drift_rows{{monitor="drifty",namespace="{env.name}"}}'] == 48210
+    assert found[f'modelops_drift_consecutive{{monitor="drifty",namespace="{env.name}"}}'] == 1
+    assert found[f'modelops_drift_last_run_timestamp_seconds{{monitor="drifty",namespace="{env.name}"}}'] > 1.7e9
+    time.sleep(2)
+    assert env.training_runs("drifty") == []
+
+    # Second drifted evaluation in a row: exactly one TrainingRun, a record with the reason.
+    env.write_as_job("drifty", job_status(consecutive=2, last_run="2026-12-01T12:30:00Z", served=version))
+    runs = wait_for(lambda: env.training_runs("drifty"), 30, "the retraining TrainingRun")
+    (run,) = runs
+    name = run["metadata"]["name"]
+    assert name.startswith("drifty-retrain-") and not run["metadata"].get("ownerReferences")
+    assert run["metadata"]["labels"]["team"] == "risk" and run["spec"]["model"] == model
+    annotations = run["metadata"]["annotations"]
+    assert annotations["mlflow.modelops.io/modelops.drift.statistics"] == "income/psi=0.31>0.1, income/ks=0.18>0.1"
+    status = wait_for(lambda: (s := env.status("DriftMonitor", "drifty")).get("retrainRuns") and s, 30,
+                      "status.retrainRuns")
+    assert status["retrainRuns"] == [name] and status["lastRetrain"]
+    assert [e.type for e in env.events("DriftMonitor", "drifty", "RetrainingStarted")] == ["Normal"]
+    # The reason reaches MLflow as tags of the run the TrainingRun starts.
+    run_id = wait_for(lambda: (env.status("TrainingRun", name).get("mlflow") or {}).get("runId"), 60,
+                      "the retraining run's MLflow run")
+    tags = mlflow.get_run(run_id).data.tags
+    assert tags["modelops.drift.monitor"] == f"{env.name}/drifty"
+    assert tags["modelops.drift.window"] == "2026-12-01T11:15:00Z/2026-12-01T12:15:00Z"
+
+    # A third drifted evaluation within the cooldown: nothing new, throttled, said once.
+    third = job_status(consecutive=3, last_run="2026-12-01T12:45:00Z", served=version)
+    env.write_as_job("drifty", third)
+    throttled = env.wait_condition("DriftMonitor", "drifty", "RetrainingThrottled", "True", "Cooldown")
+    assert "spec.retrain.cooldown (1h)" in throttled["message"]
+    time.sleep(3)
+    assert [r["metadata"]["name"] for r in env.training_runs("drifty")] == [name]
+
+    # The operator's writes never dropped or rewrote a key of the job's, and never took one over.
+    monitor = env.monitor("drifty")
+    assert {k: monitor["status"][k] for k in JOB_KEYS} == third
+    status_managers = {m["manager"]: m for m in monitor["metadata"]["managedFields"]
+                       if m.get("subresource") == "status"}
+    ours = status_managers["modelops"]["fieldsV1"]["f:status"]
+    theirs = status_managers[JOB_MANAGER]["fieldsV1"]["f:status"]
+    assert {f"f:{k}" for k in JOB_KEYS} <= set(theirs)
+    assert not {f"f:{k}" for k in JOB_KEYS} & set(ours), set(ours)
+
+    # Inconclusive is never a pass.
+    env.write_as_job("drifty", job_status(drifted=False, verdict="Inconclusive", served=version))
+    evaluated = env.wait_condition("DriftMonitor", "drifty", "Evaluated", "False", "InsufficientData")
+    assert evaluated["message"] == "no result drifted"
