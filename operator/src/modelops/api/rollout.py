@@ -23,6 +23,8 @@ from pydantic import Field, field_validator
 
 from modelops.api.analysis import Analysis
 from modelops.api.common import (
+    DNS1123_LABEL_PATTERN,
+    DNS1123_SUBDOMAIN_PATTERN,
     LIST_SET,
     Duration,
     LabelValue,
@@ -30,7 +32,6 @@ from modelops.api.common import (
     ObjectStatus,
     Percent,
     Resource,
-    ShortName,
     SpecModel,
     StatusModel,
     Text,
@@ -40,6 +41,12 @@ from modelops.api.common import (
 )
 from modelops.api.routing import TrafficRouting
 from modelops.api.steps import STEP_FULL_MESSAGE, STEP_NAMES_MESSAGE, Step
+
+APPROVAL_PATTERN = rf"^{DNS1123_LABEL_PATTERN.strip('^$')}(@{DNS1123_SUBDOMAIN_PATTERN.strip('^$')})?$"
+Approval = Annotated[str, Field(min_length=1, max_length=317, pattern=APPROVAL_PATTERN)]
+"""An entry of spec.approved: ``step`` or ``step@candidate`` (a step name, a ModelVersion name)."""
+RetryToken = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.:]*[A-Za-z0-9])?$")]
+"""A retry token: letters, digits and - _ . : (an RFC 3339 time fits)."""
 
 MODEL_IMMUTABLE = "spec.model is immutable: a Rollout drives one model; create a new Rollout for another"
 
@@ -92,11 +99,26 @@ class RolloutSpec(SpecModel):
     progress_deadline: Duration = Field(
         "10m", description="Fail a step whose candidate is not Ready and progressing within this time. Default 10m."
     )
-    approved: list[ShortName] = Field(
+    approved: list[Approval] = Field(
         default_factory=list,
         max_length=32,
-        description="Names of steps a human approved (from git or kubectl patch), e.g. [ab-test].",
+        description=(
+            "Steps a human approved (from git or kubectl patch). An entry step@candidate, e.g. "
+            "ab-test@fraud-v3, approves that step for that candidate only: the way to approve in advance, in "
+            "git, beside the target. A plain step name, e.g. ab-test, approves the step for the candidate in "
+            "flight only if it was added after that candidate's rollout began (status.approvedAtStart): a name "
+            "left over from an earlier rollout never pre-approves the next candidate."
+        ),
         json_schema_extra=LIST_SET,
+    )
+    retry: RetryToken | None = Field(
+        None,
+        description=(
+            "Retry a candidate that was rolled back or failed, without moving spec.target away and back: set it "
+            "to a new value (any token, e.g. a timestamp) while the target still names that candidate and its "
+            "steps start again at 0. status.observedRetry records the token the operator honoured; a token "
+            "already honoured, or present when a rollout starts, does nothing."
+        ),
     )
 
     @field_validator("steps")
@@ -263,6 +285,17 @@ class RolloutStatus(ObjectStatus):
             "spec.approved when the current hold began. Only a name added after that accepts the hold, so a step "
             "approved in advance (in git) never waves an analysis hold through."
         ),
+    )
+    approved_at_start: list[str] | None = Field(
+        None,
+        max_length=32,
+        description=(
+            "The plain step names spec.approved listed when the candidate's rollout began: they do not approve "
+            "its steps (only names added since, or step@candidate entries, do)."
+        ),
+    )
+    observed_retry: str | None = Field(
+        None, max_length=63, description="The spec.retry token seen when the current candidate's rollout began."
     )
     retired: list[Name] = Field(
         default_factory=list,

@@ -59,6 +59,8 @@ def finish(w: Working) -> RolloutDecision:
             "warm": warm,
             "retired": retired(w, warm, retire),
             "approvedAtHold": hold_baseline(w),
+            "approvedAtStart": standing_baseline(w),
+            "observedRetry": w.observed_retry,
             "history": [to_wire(item) for item in history],
         }
     )
@@ -104,7 +106,15 @@ def hold_baseline(w: Working) -> list[str] | None:
     approved now — a name removed and listed again counts as approved after the hold."""
     if not held(w) or w.approved_at_hold is None:
         return None
-    return [name for name in w.approved_at_hold if name in w.spec.approved]
+    return [name for name in w.approved_at_hold if name in w.approved]
+
+
+def standing_baseline(w: Working) -> list[str] | None:
+    """status.approvedAtStart while a candidate is in flight: the plain names listed when its
+    rollout began that are still listed (a name removed and listed again approves)."""
+    if w.candidate is None or w.approved_at_start is None:
+        return None
+    return [name for name in w.approved_at_start if name in w.spec.approved]
 
 
 def retired(w: Working, warm: Sequence[str], retire: Sequence[str]) -> list[str]:
