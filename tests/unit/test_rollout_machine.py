@@ -1018,3 +1018,21 @@ def test_a_retry_token_never_moves_a_promoted_rollout() -> None:
     assert driver.plan(minutes(3), retry="x").phase is RolloutPhase.PROMOTED
     assert driver.status["stable"] == V2
 
+
+# ------------------------------------------------------------------------- status that reads well
+
+
+def test_status_analysis_is_a_summary_per_check_and_a_short_tail_of_measurements() -> None:
+    driver = analysed(steps=[{"canary": {"weight": 5, "duration": "1h"}}, {"canary": {"weight": 20}}])
+    decision = driver.plan(minutes(1))
+    for n in range(20):
+        value = None if n == 7 else 0.001
+        decision = driver.plan(minutes(2 + n), analysis=measured(decision, [value], minutes(2 + n), complete=False))
+    analysis = driver.status["analysis"]
+    assert len(analysis["measurements"]) == 12
+    [check] = analysis["checks"]
+    assert (check["name"], check["successful"], check["inconclusive"], check["failed"]) == ("error-rate", 19, 1, 0)
+    assert check["last"]["value"] == 0.001 and check["last"]["verdict"] == "Successful"
+    RolloutStatus.model_validate(driver.status)
+    later = driver.plan(minutes(61), analysis=measured(decision, [0.001], minutes(61)))  # step 0 done
+    assert later.status["currentStep"] == 1 and later.status["analysis"]["checks"] == []  # reset with the step

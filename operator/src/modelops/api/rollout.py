@@ -36,6 +36,7 @@ from modelops.api.common import (
     StatusModel,
     Text,
     cel,
+    list_map,
     require_unique,
     validations,
 )
@@ -190,12 +191,32 @@ class Measurement(StatusModel):
     message: Text | None = Field(None, description="Details, e.g. the query error or the bound that was crossed.")
 
 
+class CheckSummary(StatusModel):
+    """One check over the current run of the step: its last measurement and its verdict counts."""
+
+    name: str = Field(max_length=63, description="Name of the check.")
+    last: Measurement | None = Field(None, description="The check's most recent measurement.")
+    successful: int | None = Field(None, ge=0, description="Successful measurements in the current step.")
+    failed: int | None = Field(None, ge=0, description="Failed measurements in the current step.")
+    inconclusive: int | None = Field(None, ge=0, description="Inconclusive measurements in the current step.")
+    error: int | None = Field(None, ge=0, description="Error measurements in the current step.")
+    consecutive_errors: int | None = Field(None, ge=0, description="Error measurements of this check in a row.")
+
+
 class AnalysisStatus(StatusModel):
-    """Latest measurements and the counters the limits apply to (reset when a step starts)."""
+    """The analysis of the running step, summarised (counters reset when a step starts): the last
+    measurement and the counts of each check, and a short tail of measurements. The full series is
+    Prometheus': modelops_analysis_measurement and modelops_analysis_verdicts_total."""
 
     last_run: datetime | None = Field(None, description="When the checks last ran.")
+    checks: list[CheckSummary] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Per check: the last measurement and the verdict counts of the current step.",
+        json_schema_extra=list_map("name"),
+    )
     measurements: list[Measurement] = Field(
-        default_factory=list, max_length=100, description="Most recent measurements, newest last."
+        default_factory=list, max_length=100, description="The most recent measurements (a short tail), newest last."
     )
     failures: int | None = Field(None, ge=0, description="Failed measurements in the current step.")
     inconclusives: int | None = Field(None, ge=0, description="Inconclusive measurements in the current step.")
@@ -320,14 +341,16 @@ class Rollout(Resource):
     KIND: ClassVar[str] = "Rollout"
     PLURAL: ClassVar[str] = "rollouts"
     SHORT_NAMES: ClassVar[tuple[str, ...]] = ("mro",)
+    # Six columns fit an 80-column screen; -o wide adds the split in full, the target and the message.
     PRINTER_COLUMNS: ClassVar[tuple[dict[str, Any], ...]] = (
         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
         {"name": "Stable", "type": "string", "jsonPath": ".status.stable"},
         {"name": "Candidate", "type": "string", "jsonPath": ".status.candidate"},
-        {"name": "Stable%", "type": "integer", "jsonPath": ".status.traffic.stable"},
-        {"name": "Candidate%", "type": "integer", "jsonPath": ".status.traffic.candidate"},
-        {"name": "Mirror%", "type": "integer", "jsonPath": ".status.traffic.mirror"},
-        {"name": "Step", "type": "integer", "jsonPath": ".status.currentStep"},
+        {"name": "Step", "type": "string", "jsonPath": ".status.currentStepName"},
+        {"name": "Weight", "type": "integer", "jsonPath": ".status.traffic.candidate",
+         "description": "Percent of traffic served by the candidate."},
+        {"name": "Stable%", "type": "integer", "jsonPath": ".status.traffic.stable", "priority": 1},
+        {"name": "Mirror%", "type": "integer", "jsonPath": ".status.traffic.mirror", "priority": 1},
         {"name": "Target", "type": "string", "jsonPath": ".spec.target", "priority": 1},
         {"name": "Message", "type": "string", "jsonPath": ".status.message", "priority": 1},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},

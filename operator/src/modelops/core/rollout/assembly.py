@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from modelops.api.common import to_wire
-from modelops.api.rollout import ABTestStatus, AnalysisStatus, RolloutPhase
+from modelops.api.rollout import ABTestStatus, AnalysisStatus, CheckSummary, Measurement, RolloutPhase, Verdict
 from modelops.core.conditions import format_time
 from modelops.core.intents import Event
 from modelops.core.rollout import history as audit
@@ -155,6 +155,24 @@ def matching(w: Working, index: int) -> StepAnalysis | None:
     return result
 
 
+VERDICT_FIELDS = {Verdict.SUCCESSFUL: "successful", Verdict.FAILED: "failed",
+                  Verdict.INCONCLUSIVE: "inconclusive", Verdict.ERROR: "error"}
+
+
+def summarise(checks: Sequence[CheckSummary], added: Sequence[Measurement]) -> list[CheckSummary]:
+    """status.analysis.checks: each check's last measurement, verdict counts and run of Errors in
+    the current step (the summary a human reads; the series is Prometheus')."""
+    summaries = {c.name: c for c in checks}
+    for m in added:
+        held = summaries.get(m.check) or CheckSummary(name=m.check, successful=0, failed=0, inconclusive=0, error=0,
+                                                        consecutive_errors=0)
+        field = VERDICT_FIELDS[m.verdict]
+        run = (held.consecutive_errors or 0) + 1 if m.verdict is Verdict.ERROR else 0
+        summaries[m.check] = held.model_copy(update={field: (getattr(held, field) or 0) + 1, "last": m,
+                                                     "consecutive_errors": run})
+    return list(summaries.values())
+
+
 def record(w: Working, result: StepAnalysis | None) -> None:
     """Put what was measured into status.analysis and status.abTest (for humans and auditors)."""
     if result is None:
@@ -164,7 +182,8 @@ def record(w: Working, result: StepAnalysis | None) -> None:
     added = [m for m in result.measurements if (m.check, m.at, m.step, m.verdict, m.value) not in seen]
     measurements = [*current.measurements, *added][-MEASUREMENTS_KEPT:]
     last = result.at or (max(aware(m.at) for m in added) if added else None) or current.last_run
-    update: dict[str, Any] = {"measurements": measurements, "last_run": stamp(last) if last else None}
+    update: dict[str, Any] = {"measurements": measurements, "last_run": stamp(last) if last else None,
+                              "checks": summarise(current.checks, added)}
     if result.assessment is not None:
         update |= {
             "failures": result.assessment.failures,

@@ -227,8 +227,14 @@ def _guardrail(check: AnalysisCheck, reading: CheckReading, measured: Measuremen
     return measured.model_copy(update={"verdict": result.verdict, "message": result.message[:1024]})
 
 
+def _in_run(measurement: Measurement, ref: StepRef) -> bool:
+    """Was ``measurement`` taken in this run of the step?"""
+    at = measurement.at if measurement.at.tzinfo is not None else measurement.at.replace(tzinfo=UTC)
+    return measurement.step == ref.step and at >= ref.started_at
+
+
 def _step_measurements(status: Mapping[str, Any], ref: StepRef) -> list[Measurement]:
-    """This step run's earlier measurements (status keeps the last 100 of every step)."""
+    """This step run's earlier measurements (status keeps a short tail of every step's)."""
     raw = (status.get("analysis") or {}).get("measurements") or []
     found: list[Measurement] = []
     for item in raw:
@@ -236,8 +242,7 @@ def _step_measurements(status: Mapping[str, Any], ref: StepRef) -> list[Measurem
             measurement = Measurement.model_validate(item)
         except ValidationError:
             continue
-        at = measurement.at if measurement.at.tzinfo is not None else measurement.at.replace(tzinfo=UTC)
-        if measurement.step == ref.step and at >= ref.started_at:
+        if _in_run(measurement, ref):
             found.append(measurement)
     return found
 
@@ -275,10 +280,13 @@ def conclude(
     assessment: Assessment | None = None
     if spec.analysis is not None:
         stored = AnalysisStatus.model_validate(status.get("analysis") or {})
+        summaries = [c for c in stored.checks if c.last is not None and _in_run(c.last, plan.ref)]
         prior = Tally.resume(
             failures=stored.failures,
             inconclusives=stored.inconclusives,
             recent=_step_measurements(status, plan.ref),
+            runs={c.name: c.consecutive_errors or 0 for c in summaries},
+            latest={c.name: c.last for c in summaries if c.last is not None},
         )
         complete = schedule.analysis_complete(plan.step, plan.ref.started_at, now, look.decision if look else None)
         assessment = assess(
