@@ -63,7 +63,8 @@ def test_rollout_series_follow_a_canary_its_analysis_and_a_rollback(
     assert _series(operator, "modelops_rollout_step", ns, model) == {}
     assert _series(operator, "modelops_rollout_weight", ns, model)['backend="stable"'] == 100
     # Quiet at rest: no INFO line per handler success (one per watch event) or per liveness probe.
-    log = operator.log_path.read_text(errors="replace")
-    assert "Handler '" not in log and "Activity 'alive'" not in log and "GET /healthz" not in log, log
+    chatter = [line for line in operator.log_path.read_text(errors="replace").splitlines() if "[INFO" in line
+               and ("Handler '" in line or "Activity 'alive'" in line or "GET /healthz" in line)]
+    assert chatter == []  # warnings and errors still are (another test's namespace may be terminating)
     env.rollouts.delete(name=model, namespace=ns)
     wait_for(lambda: not _series(operator, "modelops_rollout_phase", ns, model), 30, "series gone with the Rollout")
