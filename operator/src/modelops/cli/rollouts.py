@@ -33,7 +33,7 @@ HELP = {
     "approve": "approve STEP for the candidate in flight (STEP@candidate in spec.approved)",
     "pause": "freeze the rollout where it is (spec.paused: true)",
     "resume": "resume a paused rollout (spec.paused: false)",
-    "abort": "100%% to the stable version at once, candidate kept (spec.abort: true)",
+    "abort": "100% to the stable version at once, candidate kept (spec.abort: true)",
     "retry": "retry an aborted, rolled-back or failed candidate from step 0",
     "rollback": "spec.target back to the champion, or to a named warm version (instant, no steps)",
 }
@@ -41,7 +41,8 @@ HELP = {
 
 def add_commands(sub: Any) -> None:
     for command in (*READERS, *ACTIONS):
-        parser = sub.add_parser(command, help=HELP[command], description=HELP[command])
+        # argparse %-formats help strings (not descriptions): a literal percent sign is doubled there.
+        parser = sub.add_parser(command, help=HELP[command].replace("%", "%%"), description=HELP[command])
         add_connection_arguments(parser)
         if command == "list":
             parser.add_argument("-A", "--all-namespaces", action="store_true", help="Rollouts of every namespace")
