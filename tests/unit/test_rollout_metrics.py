@@ -42,6 +42,13 @@ def test_a_rollout_in_flight_exports_phase_step_weights_sync_and_last_values() -
     assert 'check="latency"' not in text  # no data: no value
 
 
+def test_a_check_whose_newest_measurement_has_no_data_has_no_value() -> None:
+    status = {"phase": "Progressing", "analysis": {"measurements": [
+        _m("error-rate", "2026-01-01T00:00:01Z", "Successful", 0.01),
+        _m("error-rate", "2026-01-01T00:00:03Z", "Inconclusive", None)]}}
+    assert "modelops_analysis_measurement{" not in _scrape([_rollout(status)], VerdictTally())
+
+
 def test_out_of_flight_there_is_no_step_and_unknown_sync_is_absent() -> None:
     status = {"phase": "Promoted", "traffic": {"stable": 100, "candidate": 0, "mirror": 0},
               "conditions": [{"type": "RegistrySynced", "status": "Unknown"}]}

@@ -129,12 +129,14 @@ class RolloutCollector(Collector):
             condition = _condition(status, REGISTRY_SYNCED)
             if condition is not None and condition.get("status") in ("True", "False"):
                 synced.add_metric(key, 1.0 if condition.get("status") == "True" else 0.0)
-            last: dict[str, float] = {}
+            last: dict[str, float | None] = {}  # the newest measurement of each check; no data: absent
             for m in sorted(latest_measurements(status), key=lambda m: str(m.get("at") or "")):
-                if isinstance(m.get("value"), int | float) and isinstance(m.get("check"), str):
-                    last[m["check"]] = float(m["value"])
+                if isinstance(m.get("check"), str):
+                    value = m.get("value")
+                    last[m["check"]] = float(value) if isinstance(value, int | float) else None
             for check, value in sorted(last.items()):
-                measured.add_metric([*key, check], value)
+                if value is not None:
+                    measured.add_metric([*key, check], value)
         verdicts = CounterMetricFamily("modelops_analysis_verdicts", "Analysis measurements by verdict.",
                                        labels=[*labels, "check", "verdict"])
         for (namespace, rollout, check, verdict), count in sorted(self._tally.counts.items()):
