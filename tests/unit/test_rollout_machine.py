@@ -1,8 +1,10 @@
 """The Rollout state machine ``plan(observation, now) -> RolloutDecision``: every transition as a
 table test — first target, new target, progress deadline, SRE rollback (to stable and to a warm
 version), abort, pause, approvals, pause steps, analysis verdicts (failed, inconclusive, A/B, SRM),
-step completion, promotion and keepWarm, changed steps, restart from status, idempotence — and the
-router capability refusals."""
+step completion, promotion and keepWarm, changed steps, restart from status, idempotence,
+approvals tied to a candidate, retry by token (with a property: every new token, and only a new
+one, rolls the candidate out again), the summarised status.analysis — and the router capability
+refusals."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from modelops.api.analysis import Analysis, AnalysisCheck
 from modelops.api.rollout import ABDecision, RolloutPhase, RolloutStatus
@@ -1036,3 +1040,22 @@ def test_status_analysis_is_a_summary_per_check_and_a_short_tail_of_measurements
     RolloutStatus.model_validate(driver.status)
     later = driver.plan(minutes(61), analysis=measured(decision, [0.001], minutes(61)))  # step 0 done
     assert later.status["currentStep"] == 1 and later.status["analysis"]["checks"] == []  # reset with the step
+
+
+@settings(max_examples=25, deadline=None)
+@given(tokens=st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=5))
+def test_every_new_retry_token_and_only_a_new_one_rolls_the_candidate_out_again(tokens: list[str]) -> None:
+    driver = rolled_back()
+    at, honoured, retried = 3.0, None, 0
+    for token in tokens:
+        decision = driver.plan(minutes(at), retry=token)
+        if token != honoured:
+            assert decision.phase is RolloutPhase.PROGRESSING and decision.status["currentStep"] == 0
+            honoured, retried = token, retried + 1
+            look = driver.plan(minutes(at + 1))  # the step's time is up: measured next
+            driver.plan(minutes(at + 2), analysis=measured(look, [0.5], minutes(at + 2)))
+            assert driver.phase is RolloutPhase.ROLLED_BACK  # and out again
+        else:
+            assert decision.phase is RolloutPhase.ROLLED_BACK and decision.route == Route(V1, None, ALL_STABLE)
+        at += 3
+    assert sum(h["reason"] == "Retried" for h in driver.history) == retried
