@@ -29,6 +29,7 @@ STABLE, CANDIDATE = "fraud-v3", "fraud-v4"
 CHECKS = [
     {"name": "errors", "builtin": "errorRate", "max": 0.05},
     {"name": "p99", "builtin": "latencyP99", "max": 1.0},
+    {"name": "p99-vs-stable", "builtin": "latencyP99", "max": 1.0, "margin": 0.1},
     {"name": "divergence", "builtin": "predictionDivergence", "max": 0.2, "minSamples": 50},
 ]
 
@@ -103,13 +104,16 @@ def test_builtin_checks_evaluate_on_the_sinks_series(tmp_path: Path, prometheus_
     assert abs(errors.candidate.rate - 30 / 150) < 0.02 and errors.stable.successes == 0
     p99 = readings.checks["p99"].value
     assert p99 is not None and 0.25 < p99 <= 0.5  # every candidate call took 0.3 s: the (0.25, 0.5] bucket
+    guarded = readings.checks["p99-vs-stable"]  # the margin reads the stable's p99 over the same window too
+    assert guarded.value == p99 and guarded.stable_value is not None and guarded.stable_value <= 0.025
     assert readings.ab is not None
     (stable_arm, candidate_arm) = readings.ab
     assert (stable_arm.samples, stable_arm.successes, candidate_arm.samples, candidate_arm.successes) == \
         (100, 30, 100, 60)
     analysis = conclude(spec, plan, readings, {}, now)
     verdicts = {m.check: m.verdict for m in analysis.measurements}
-    assert verdicts == {"errors": Verdict.FAILED, "p99": Verdict.SUCCESSFUL, "divergence": Verdict.FAILED}, \
+    assert verdicts == {"errors": Verdict.FAILED, "p99": Verdict.SUCCESSFUL, "p99-vs-stable": Verdict.FAILED,
+                        "divergence": Verdict.FAILED}, \
         [m.message for m in analysis.measurements]
     divergence = next(m for m in analysis.measurements if m.check == "divergence")
     assert divergence.value is not None and divergence.value > 0.9  # scores 0.2 vs 0.8: disjoint histograms

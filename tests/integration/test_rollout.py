@@ -293,7 +293,7 @@ def test_a_step_with_approval_waits_for_its_name_in_spec_approved(env: Env, serv
     env.wait_phase(model, "Promoted")
     env.patch(model, {"target": v2})
     waiting = env.wait_phase(model, "AwaitingApproval", timeout=30)
-    assert "add big-canary to spec.approved" in waiting["message"]
+    assert f"add big-canary@{v2} to spec.approved" in waiting["message"]
     assert waiting["traffic"] == {"stable": 90, "candidate": 10, "mirror": 0}  # the split before the step
     time.sleep(3)
     assert env.status(model)["phase"] == "AwaitingApproval"

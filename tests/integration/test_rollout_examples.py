@@ -102,7 +102,7 @@ def test_example_05_istio_with_a_pause_resumed_by_approval(
                    {first: Behaviour(), target: Behaviour()}, rate=1000) as plane:
         env.patch(name, {"target": target})
         waiting = env.wait_phase(name, "AwaitingApproval", timeout=120)
-        assert "add review to spec.approved" in waiting["message"]
+        assert f"add review@{target} to spec.approved" in waiting["message"]
         env.patch(name, {"approved": ["review"]}, manager="reviewer")
         done = env.wait_promoted(name, target, timeout=120)
         wait_for(lambda: plane.splits()[-1].of(target) == 100, 5, "the promotion on the route")

@@ -190,6 +190,9 @@ def load(path: str, suffix: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         version["spec"]["model"] = f"{model}-{suffix}"
     rollout["spec"]["model"] = f"{model}-{suffix}"
     rollout["spec"]["target"] = renamed[rollout["spec"]["target"]]
+    if "approved" in rollout["spec"]:  # step@candidate approvals name the renamed versions
+        rollout["spec"]["approved"] = ["@".join([step, renamed.get(who, who)]) if at else step for step, at, who
+                                       in (entry.partition("@") for entry in rollout["spec"]["approved"])]
     rollout["metadata"]["name"] = f"{rollout['metadata']['name']}-{suffix}"
     return versions, shorten(rollout)
 

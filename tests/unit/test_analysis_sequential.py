@@ -370,3 +370,16 @@ def test_bad_parameters_are_refused() -> None:
         Proportion(10, 11)
     with pytest.raises(ValueError, match="std"):
         Sample(10, 1.0, -1.0)
+
+
+def test_the_mixing_variance_comes_from_the_step_with_the_documented_default() -> None:
+    spec = {"weight": 50, "metric": "conversion", "minSamples": 100, "maxDuration": "2h"}
+    arms = (Proportion(2000, 200), Proportion(2000, 240))
+    default = decide_step(ABTestStep.model_validate(spec), *arms, elapsed=HOUR)
+    assert default.p_value == decide_step(ABTestStep.model_validate(spec), *arms, elapsed=HOUR,
+                                          tau=DEFAULT_TAU).p_value
+    assert DEFAULT_TAU == 0.1 and "Absent: 0.1" in (ABTestStep.model_fields["tau"].description or "")
+    wide = decide_step(ABTestStep.model_validate({**spec, "tau": 2.0}), *arms, elapsed=HOUR)
+    assert wide.p_value > default.p_value  # a mixture spread far wider than the effect weighs it less
+    with pytest.raises(ValueError):
+        ABTestStep.model_validate({**spec, "tau": 0})

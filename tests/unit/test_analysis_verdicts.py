@@ -255,6 +255,15 @@ def test_resume_from_status_counters_and_a_truncated_tail() -> None:
     assert assess([m(E, "a", 9)], limits(errors=4), prior=resumed).phase is AnalysisPhase.INCONCLUSIVE
 
 
+def test_resume_takes_runs_and_latest_from_the_per_check_summary_beyond_the_tail() -> None:
+    """Status keeps a short tail; the per-check summary carries the run of Errors and the latest."""
+    tail = seq("EE")
+    summarised = Tally.resume(failures=0, inconclusives=0, recent=tail, runs={"a": 4}, latest={"a": tail[-1]})
+    assert summarised.consecutive_errors["a"] == 4
+    assert assess([m(E, "a", 9)], limits(errors=4), prior=summarised).phase is AnalysisPhase.INCONCLUSIVE
+    assert Tally.resume(failures=0, inconclusives=0, recent=seq("EEE"), runs={"a": 1}).consecutive_errors["a"] == 3
+
+
 # ------------------------------------------------------------------------------- properties
 
 verdicts = st.sampled_from([S, F, I, E])

@@ -68,3 +68,15 @@ def test_nothing_to_log_in_with_says_where_it_looked(tmp_path: Path, monkeypatch
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
     with pytest.raises(login.LoginError, match="missing"):
         login.load()
+
+
+def test_a_named_context_is_used_instead_of_the_current_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``kubectl modelops --context NAME``: that context's cluster, user and namespace."""
+    first = _kubeconfig(tmp_path / "a", {"token": "first"})
+    second = tmp_path / "b"
+    second.write_text(json.dumps({"contexts": [{"name": "staging", "context": {
+        "cluster": "c", "user": "u", "namespace": "staging-ml"}}]}))
+    monkeypatch.setenv("KUBECONFIG", f"{first}:{second}")
+    assert login.load("staging").namespace == "staging-ml" and login.load().namespace == "ml"
+    with pytest.raises(login.LoginError, match="context 'nope' is not defined"):
+        login.load("nope")

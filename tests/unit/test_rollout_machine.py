@@ -1,8 +1,10 @@
 """The Rollout state machine ``plan(observation, now) -> RolloutDecision``: every transition as a
 table test — first target, new target, progress deadline, SRE rollback (to stable and to a warm
 version), abort, pause, approvals, pause steps, analysis verdicts (failed, inconclusive, A/B, SRM),
-step completion, promotion and keepWarm, changed steps, restart from status, idempotence — and the
-router capability refusals."""
+step completion, promotion and keepWarm, changed steps, restart from status, idempotence,
+approvals tied to a candidate, retry by token (with a property: every new token, and only a new
+one, rolls the candidate out again), the summarised status.analysis — and the router capability
+refusals."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from modelops.api.analysis import Analysis, AnalysisCheck
 from modelops.api.rollout import ABDecision, RolloutPhase, RolloutStatus
@@ -424,7 +428,7 @@ def test_a_step_with_approval_waits_at_the_previous_split() -> None:
     assert decision.status["currentStep"] == 3 and decision.status["currentStepName"] == "ab-test"
     assert decision.status["stepStartedAt"] is None
     assert decision.route == Route(V1, V2, Split(75, 25))
-    assert "add ab-test to spec.approved" in decision.status["message"]
+    assert f"add ab-test@{V2} to spec.approved" in decision.status["message"]
     assert_quiet(driver, minutes(600))
     approved = driver.plan(minutes(601), approved=["ab-test"])
     assert approved.phase is RolloutPhase.PROGRESSING
@@ -434,9 +438,9 @@ def test_a_step_with_approval_waits_at_the_previous_split() -> None:
 
 
 def test_a_standing_approval_is_said_at_the_start() -> None:
-    driver = serving(approved=["ab-test"])
+    driver = serving(approved=[f"ab-test@{V2}"])
     driver.plan(NOW, target=V2)
-    assert "spec.approved already lists ab-test" in driver.history[-2]["message"]
+    assert f"spec.approved already approves ab-test for {V2}" in driver.history[-2]["message"]
 
 
 def test_a_pause_step_without_duration_waits_for_its_name() -> None:
@@ -445,7 +449,7 @@ def test_a_pause_step_without_duration_waits_for_its_name() -> None:
     decision = driver.plan(minutes(1))
     assert decision.phase is RolloutPhase.PAUSED and decision.status["currentStepName"] == "pause-1"
     assert decision.route == Route(V1, V2, Split(90, 10))
-    assert "until pause-1 is in spec.approved" in decision.status["message"]
+    assert f"until pause-1@{V2} is in spec.approved" in decision.status["message"]
     assert_quiet(driver, minutes(60 * 24))
     promoted = driver.plan(minutes(60 * 24 + 1), approved=["pause-1"])
     assert promoted.phase is RolloutPhase.PROMOTED and promoted.status["stable"] == V2
@@ -514,7 +518,7 @@ def test_an_inconclusive_analysis_holds_and_is_never_promoted() -> None:
     held = driver.plan(minutes(3), analysis=measured(decision, [None, None, None], minutes(3), complete=False))
     assert held.phase is RolloutPhase.PAUSED
     assert driver.condition(PROGRESSING)["reason"] == "AnalysisInconclusive"  # type: ignore[index]
-    assert "no data" in held.status["message"] and "add canary-1 to spec.approved" in held.status["message"]
+    assert "no data" in held.status["message"] and f"add canary-1@{V2} to spec.approved" in held.status["message"]
     assert held.route == Route(V1, V2, Split(100, 0, 100))
     assert reasons(held) == ["AnalysisInconclusive"]
     for hour in range(1, 48, 7):
@@ -603,7 +607,7 @@ def test_no_difference_at_max_duration_holds() -> None:
     assert look.ab is not None and look.ab.decision is ABDecision.NO_DIFFERENCE
     held = driver.plan(minutes(21 + 120), analysis=look)
     assert held.phase is RolloutPhase.PAUSED and reasons(held) == ["NoDifference"]
-    assert "add full-4 to spec.approved" in held.status["message"]
+    assert f"add full-4@{V2} to spec.approved" in held.status["message"]
 
 
 def test_max_duration_without_any_ab_result_holds() -> None:
@@ -804,15 +808,15 @@ def test_a_bad_result_for_a_started_full_step_blocks_promotion() -> None:
 
 
 def test_approving_a_held_pause_step_is_not_accepting_its_analysis() -> None:
-    driver = serving(steps=[{"pause": {}}], approved=["pause-0"], analysis=ANALYSIS)
+    driver = serving(steps=[{"pause": {}}], approved=[f"pause-0@{V2}"], analysis=ANALYSIS)
     decision = driver.plan(NOW, target=V2)
     assert decision.phase is RolloutPhase.PAUSED
     held = driver.plan(minutes(1), analysis=measured(decision, [None, None, None], minutes(1), complete=False))
     assert held.phase is RolloutPhase.PAUSED
     assert driver.condition(PROGRESSING)["reason"] == "AnalysisInconclusive"  # type: ignore[index]
-    assert "add full-1 to spec.approved" in held.status["message"]
+    assert f"add full-1@{V2} to spec.approved" in held.status["message"]
     assert driver.plan(minutes(2)).phase is RolloutPhase.PAUSED  # pause-0 approved: still held
-    assert driver.plan(minutes(3), approved=["pause-0", "full-1"]).phase is RolloutPhase.PROMOTED
+    assert driver.plan(minutes(3), approved=[f"pause-0@{V2}", "full-1"]).phase is RolloutPhase.PROMOTED
 
 
 def test_history_stays_bounded_over_many_rollouts() -> None:
@@ -829,7 +833,7 @@ def test_history_stays_bounded_over_many_rollouts() -> None:
 
 
 def test_a_next_step_approved_before_the_hold_does_not_accept_it() -> None:
-    driver = analysed(approved=["canary-1"])  # approved in advance, e.g. in git
+    driver = analysed(approved=[f"canary-1@{V2}"])  # approved in advance, e.g. in git
     decision = driver.plan(minutes(2))
     bad = measured(decision, [None, None, None], minutes(3), complete=False)
     held = driver.plan(minutes(3), analysis=bad)
@@ -940,3 +944,118 @@ def test_the_decision_names_the_stage_requests_are_served_in() -> None:
     driver = rolling()
     assert driver.last is not None and driver.last.stage == "shadow-0"
     assert serving().last.stage is None  # type: ignore[union-attr]
+
+
+# ------------------------------------------------------------------ approvals tied to a candidate
+
+
+def test_a_name_left_from_an_earlier_rollout_does_not_pre_approve_the_next_candidate() -> None:
+    driver = rolling()
+    to_approval(driver)
+    assert driver.plan(minutes(21), approved=["ab-test"]).phase is RolloutPhase.PROGRESSING  # for V2
+    assert driver.plan(minutes(400), target=V3).phase is RolloutPhase.PROGRESSING  # V2 replaced
+    assert driver.status["approvedAtStart"] == ["ab-test"]
+    waiting = to_approval_from(driver, minutes(400))
+    assert waiting.phase is RolloutPhase.AWAITING_APPROVAL and waiting.status["currentStepName"] == "ab-test"
+    assert f"add ab-test@{V3} to spec.approved" in waiting.status["message"]
+
+
+def to_approval_from(driver: Driver, start: datetime) -> RolloutDecision:
+    for offset in (10, 15, 20):
+        decision = driver.plan(start + timedelta(minutes=offset))
+    return decision
+
+
+def test_an_approval_for_one_candidate_approves_nothing_for_another() -> None:
+    driver = serving(approved=[f"ab-test@{V3}"])
+    driver.plan(NOW, target=V2)
+    assert "already approves" not in driver.history[-2]["message"]
+    assert to_approval(driver).phase is RolloutPhase.AWAITING_APPROVAL
+    approved = driver.plan(minutes(21), approved=[f"ab-test@{V3}", f"ab-test@{V2}"])
+    assert approved.phase is RolloutPhase.PROGRESSING and approved.status["currentStepName"] == "ab-test"
+
+
+def test_a_plain_name_removed_and_listed_again_approves_the_candidate_in_flight() -> None:
+    driver = serving(approved=["ab-test"])
+    driver.plan(NOW, target=V2)
+    assert to_approval(driver).phase is RolloutPhase.AWAITING_APPROVAL
+    driver.plan(minutes(21), approved=[])
+    assert driver.status.get("approvedAtStart") == []
+    assert driver.plan(minutes(22), approved=["ab-test"]).phase is RolloutPhase.PROGRESSING
+
+
+# ------------------------------------------------------------------------------ retry by token
+
+
+def rolled_back() -> Driver:
+    driver = analysed(steps=QUICK)
+    decision = driver.plan(minutes(1))
+    result = driver.plan(minutes(2), analysis=measured(decision, [0.5], minutes(2)))
+    assert result.phase is RolloutPhase.ROLLED_BACK and result.status["candidate"] == V2
+    return driver
+
+
+def test_a_new_retry_token_rolls_the_rolled_back_candidate_out_again_from_step_0() -> None:
+    driver = rolled_back()
+    assert driver.plan(minutes(3)).phase is RolloutPhase.ROLLED_BACK  # out until something changes
+    retried = driver.plan(minutes(4), retry="try-2")
+    assert retried.phase is RolloutPhase.PROGRESSING and retried.status["currentStep"] == 0
+    assert retried.status["observedRetry"] == "try-2" and retried.route == Route(V1, V2, Split(50, 50))
+    assert "Retried" in [h["reason"] for h in driver.history]
+    assert_quiet(driver, minutes(4.5))
+
+
+def test_a_retry_token_already_honoured_or_present_at_the_start_does_nothing() -> None:
+    driver = analysed(steps=QUICK, retry="old")
+    decision = driver.plan(minutes(1))
+    assert driver.status["observedRetry"] == "old"
+    result = driver.plan(minutes(2), analysis=measured(decision, [0.5], minutes(2)))
+    assert result.phase is RolloutPhase.ROLLED_BACK
+    assert driver.plan(minutes(3)).phase is RolloutPhase.ROLLED_BACK
+    assert driver.plan(minutes(4), retry="new").phase is RolloutPhase.PROGRESSING
+
+
+def test_a_retry_token_never_moves_a_promoted_rollout() -> None:
+    driver = rolling(steps=QUICK)
+    driver.plan(minutes(2))
+    assert driver.phase is RolloutPhase.PROMOTED
+    assert driver.plan(minutes(3), retry="x").phase is RolloutPhase.PROMOTED
+    assert driver.status["stable"] == V2
+
+
+# ------------------------------------------------------------------------- status that reads well
+
+
+def test_status_analysis_is_a_summary_per_check_and_a_short_tail_of_measurements() -> None:
+    driver = analysed(steps=[{"canary": {"weight": 5, "duration": "1h"}}, {"canary": {"weight": 20}}])
+    decision = driver.plan(minutes(1))
+    for n in range(20):
+        value = None if n == 7 else 0.001
+        decision = driver.plan(minutes(2 + n), analysis=measured(decision, [value], minutes(2 + n), complete=False))
+    analysis = driver.status["analysis"]
+    assert len(analysis["measurements"]) == 12
+    [check] = analysis["checks"]
+    assert (check["name"], check["successful"], check["inconclusive"], check["failed"]) == ("error-rate", 19, 1, 0)
+    assert check["last"]["value"] == 0.001 and check["last"]["verdict"] == "Successful"
+    RolloutStatus.model_validate(driver.status)
+    later = driver.plan(minutes(61), analysis=measured(decision, [0.001], minutes(61)))  # step 0 done
+    assert later.status["currentStep"] == 1 and later.status["analysis"]["checks"] == []  # reset with the step
+
+
+@settings(max_examples=25, deadline=None)
+@given(tokens=st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=5))
+def test_every_new_retry_token_and_only_a_new_one_rolls_the_candidate_out_again(tokens: list[str]) -> None:
+    driver = rolled_back()
+    at, honoured, retried = 3.0, None, 0
+    for token in tokens:
+        decision = driver.plan(minutes(at), retry=token)
+        if token != honoured:
+            assert decision.phase is RolloutPhase.PROGRESSING and decision.status["currentStep"] == 0
+            honoured, retried = token, retried + 1
+            look = driver.plan(minutes(at + 1))  # the step's time is up: measured next
+            driver.plan(minutes(at + 2), analysis=measured(look, [0.5], minutes(at + 2)))
+            assert driver.phase is RolloutPhase.ROLLED_BACK  # and out again
+        else:
+            assert decision.phase is RolloutPhase.ROLLED_BACK and decision.route == Route(V1, None, ALL_STABLE)
+        at += 3
+    assert sum(h["reason"] == "Retried" for h in driver.history) == retried

@@ -308,3 +308,19 @@ def test_a_dead_prometheus_pauses_the_rollout_and_never_promotes() -> None:
     assert rollout.status["phase"] == RolloutPhase.PAUSED.value
     assert rollout.status["stable"] == V1 and rollout.status["candidate"] == V2
     assert "consecutiveErrorLimit" in rollout.status["message"]
+
+
+def test_the_latency_margin_compares_the_candidate_p99_with_the_stable_one() -> None:
+    checks = [{"name": "p99", "builtin": "latencyP99", "max": 0.5, "margin": 0.05}]
+
+    def judged(candidate: float, stable: float | None, stable_samples: int = 500) -> tuple[Verdict, str]:
+        reading = CheckReading(value=candidate, samples=500, stable_value=stable, stable_samples=stable_samples)
+        measured = look(Readings(checks={"p99": reading}), checks).measurements[0]
+        return measured.verdict, measured.message or ""
+
+    assert judged(0.12, 0.10)[0] is Verdict.SUCCESSFUL  # within 0.05 s of the stable's
+    verdict, message = judged(0.30, 0.10)  # under max 0.5, but 0.2 s slower than the stable
+    assert verdict is Verdict.FAILED and "0.2s above the stable's 0.1s" in message
+    assert judged(0.12, None)[0] is Verdict.INCONCLUSIVE  # nothing to compare with: never a pass
+    assert judged(0.12, 0.10, stable_samples=3)[0] is Verdict.INCONCLUSIVE
+    assert judged(0.9, 0.10)[0] is Verdict.FAILED  # max still applies first

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from modelops.api.rollout import ABDecision, RolloutSpec
 from modelops.api.steps import Step
@@ -143,3 +145,42 @@ def test_durations_too_long_for_kubernetes_are_problems_naming_the_field() -> No
         "spec.steps[3].abTest.maxDuration",
     ]
     assert schedule.problems(spec([{"canary": {"weight": 5, "duration": "1m"}}])) == []
+
+
+# ------------------------------------------------------------------- approvals tied to a candidate
+
+STEP_NAMES = st.sampled_from(["canary-1", "ab-test", "hold", "full-4"])
+CANDIDATES = st.sampled_from(["fraud-v2", "fraud-v3"])
+ENTRIES = st.one_of(STEP_NAMES, st.builds(lambda s, c: f"{s}@{c}", STEP_NAMES, CANDIDATES))
+
+
+@given(entries=st.lists(ENTRIES, max_size=8, unique=True), candidate=CANDIDATES,
+       standing=st.lists(STEP_NAMES, max_size=4, unique=True))
+def test_only_an_approval_for_this_candidate_or_a_plain_name_added_since_its_start_counts(
+    entries: list[str], candidate: str, standing: list[str]
+) -> None:
+    approved = schedule.approved_steps(entries, candidate, standing)
+    for name in approved:
+        assert f"{name}@{candidate}" in entries or (name in entries and name not in standing)
+    for entry in entries:
+        step_name, at, who = entry.partition("@")
+        if (at and who == candidate) or (not at and entry not in standing):
+            assert step_name in approved
+    # A plain name present when the rollout began never approves, whatever else is listed.
+    assert set(approved) <= {e.partition("@")[0] for e in entries if e.endswith(f"@{candidate}")} | (
+        {e for e in entries if "@" not in e} - set(standing))
+
+
+def test_a_rollout_started_with_names_listed_has_them_as_its_standing_baseline() -> None:
+    entries = ["ab-test", "canary-1@fraud-v2"]
+    assert schedule.plain_approvals(entries) == ["ab-test"]
+    assert schedule.approved_steps(entries, "fraud-v2", schedule.plain_approvals(entries)) == ["canary-1"]
+    assert schedule.approved_steps(entries, "fraud-v3", None) == ["ab-test"]  # a status from before the baseline
+
+
+def test_approval_entries_are_step_or_step_at_candidate() -> None:
+    good = spec([{"canary": {"weight": 5}}], approved=["canary-0", "canary-0@fraud-v2.prod"], retry="2026-03-01T12:00")
+    assert good.approved == ["canary-0", "canary-0@fraud-v2.prod"] and good.retry == "2026-03-01T12:00"
+    for bad in (["Canary"], ["canary-0@"], ["@fraud-v2"], ["a@b@c"]):
+        with pytest.raises(ValueError):
+            spec([{"canary": {"weight": 5}}], approved=bad)

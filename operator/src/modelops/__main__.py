@@ -7,6 +7,7 @@ with ``strategy: Recreate``. ``--namespace`` limits the watch; ``--liveness`` mo
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 # kopf imports every Kubernetes client library it finds installed, to recognise their model objects
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     import modelops.main  # noqa: F401  (registers the handlers)
 
     kopf.configure(verbose=args.verbose)
+    quiet_at_rest(args.verbose)
     if args.metrics:
         from modelops import observability
 
@@ -45,6 +47,20 @@ def main(argv: list[str] | None = None) -> int:
         liveness_endpoint=args.liveness,
     )
     return 0
+
+
+# What repeats at rest, one INFO line each time, is lowered to WARNING (warnings and errors stay;
+# --verbose brings everything back): kopf's per-object logger ``kopf.objects`` (every handler's
+# success and every event processed: "Handler 'watch-rollouts' succeeded.", a line per watch event;
+# warnings are also the only records kopf posts as Events, settings.posting.level), its liveness
+# probe activity ("Activity 'alive' succeeded.") and aiohttp's access log of that probe.
+AT_REST_LOGGERS = ("kopf.objects", "kopf.activities.probe", "aiohttp.access")
+
+
+def quiet_at_rest(verbose: bool) -> None:
+    """Lower the loggers that repeat at rest to WARNING (DEBUG with ``--verbose``)."""
+    for name in AT_REST_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 if __name__ == "__main__":

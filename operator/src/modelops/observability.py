@@ -12,7 +12,8 @@ Owns what an SRE graphs about the operator itself (what it manages is exported e
 - ``modelops_store_objects{kind}`` and ``modelops_store_bytes{kind}``: what the watch stores hold.
 
 The queue and store figures are read when scraped (a collector), so nothing here sits on the
-reconcile path but two counter increments.
+reconcile path but two counter increments. Series about what the operator manages are collected
+by their own modules and registered here with ``export`` (the Rollouts: ``metrics.rollouts``).
 """
 
 from __future__ import annotations
@@ -104,9 +105,10 @@ _exported: dict[str, Collector] = {}
 
 
 def export(name: str, collector: Collector) -> None:
-    """Serve another module's collector (e.g. ``metrics.drift``) under ``name``; the latest wins."""
-    if name in _exported:
-        REGISTRY.unregister(_exported[name])
+    """Register a collector of managed objects' series under ``name`` (the latest one wins)."""
+    old = _exported.pop(name, None)
+    if old is not None:
+        REGISTRY.unregister(old)
     _exported[name] = collector
     REGISTRY.register(collector)
 

@@ -1,7 +1,7 @@
 """Rollout analysis (``spec.analysis``): the checks that gate each step — a PromQL query or a
-built-in (errorRate with its non-inferiority margin, latencyP99, predictionDivergence) — with their
-bounds, sample minimums and interval, and the rules a check obeys (one kind, a bound, min ≤ max,
-margin only where defined)."""
+built-in (errorRate with its non-inferiority margin, latencyP99 with its margin over the stable's
+p99, predictionDivergence, a distance to the champion) — with their bounds, sample minimums and
+interval, and the rules a check obeys (one kind, a bound, min ≤ max, margin only where defined)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,12 @@ from modelops.api.common import (
 CHECK_KIND_MESSAGE = "a check must set exactly one of prometheus, builtin"
 CHECK_BOUND_MESSAGE = "a check needs min, max, margin or a combination"
 CHECK_ORDER_MESSAGE = "min must be less than or equal to max"
-CHECK_MARGIN_MESSAGE = "margin is only defined for builtin: errorRate (a non-inferiority margin on a rate)"
+CHECK_MARGIN_MESSAGE = (
+    "margin is only defined for builtin: errorRate (a rate difference, 0-1) and latencyP99 (seconds above the "
+    "stable's p99); predictionDivergence is already a distance to the champion (its max is the margin)"
+)
+CHECK_RATE_MARGIN_MESSAGE = "margin of builtin: errorRate is a difference of rates, at most 1"
+GUARDED_BUILTINS = ("errorRate", "latencyP99")
 CHECK_MIN_SAMPLES_MESSAGE = "minSamples applies to built-in checks only (a PromQL query reports no sample count)"
 
 
@@ -68,8 +73,13 @@ class AnalysisCheck(SpecModel):
             cel("has(self.min) || has(self.max) || has(self.margin)", CHECK_BOUND_MESSAGE),
             cel("!has(self.min) || !has(self.max) || self.min <= self.max", CHECK_ORDER_MESSAGE, field_path=".min"),
             cel(
-                "!has(self.margin) || (has(self.builtin) && self.builtin == 'errorRate')",
+                "!has(self.margin) || (has(self.builtin) && self.builtin in ['errorRate', 'latencyP99'])",
                 CHECK_MARGIN_MESSAGE,
+                field_path=".margin",
+            ),
+            cel(
+                "!has(self.margin) || !has(self.builtin) || self.builtin != 'errorRate' || self.margin <= 1.0",
+                CHECK_RATE_MARGIN_MESSAGE,
                 field_path=".margin",
             ),
             cel("!has(self.minSamples) || has(self.builtin)", CHECK_MIN_SAMPLES_MESSAGE, field_path=".minSamples"),
@@ -93,11 +103,15 @@ class AnalysisCheck(SpecModel):
     margin: float | None = Field(
         None,
         ge=0,
-        le=1,
+        le=3600,
         description=(
-            "errorRate only: a non-inferiority margin against the stable version, e.g. 0.005. The check passes "
-            "only when the upper bound of the 90% interval of (candidate - stable) error rate is below it; an "
-            "interval entirely above it fails; one that straddles it is Inconclusive (more traffic needed)."
+            "A guardrail against the stable version, measured over the same window. errorRate: a "
+            "non-inferiority margin on the rate, 0-1, e.g. 0.005 — the check passes only when the upper bound "
+            "of the 90% interval of (candidate - stable) error rate is below it; an interval entirely above it "
+            "fails; one that straddles it is Inconclusive (more traffic needed). latencyP99: seconds the "
+            "candidate's p99 may exceed the stable's, e.g. 0.05 — more fails, a stable without minSamples "
+            "requests is Inconclusive. predictionDivergence takes none: it is already a distance to the champion "
+            "(its max is the margin). Absent (the default): no comparison with the stable, only min and max."
         ),
     )
     min_samples: int | None = Field(
@@ -119,8 +133,10 @@ class AnalysisCheck(SpecModel):
             raise ValueError(CHECK_BOUND_MESSAGE)
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(CHECK_ORDER_MESSAGE)
-        if self.margin is not None and self.builtin is not Builtin.ERROR_RATE:
+        if self.margin is not None and self.builtin not in (Builtin.ERROR_RATE, Builtin.LATENCY_P99):
             raise ValueError(CHECK_MARGIN_MESSAGE)
+        if self.margin is not None and self.builtin is Builtin.ERROR_RATE and self.margin > 1:
+            raise ValueError(CHECK_RATE_MARGIN_MESSAGE)
         if self.min_samples is not None and self.builtin is None:
             raise ValueError(CHECK_MIN_SAMPLES_MESSAGE)
         return self

@@ -23,6 +23,8 @@ from pydantic import Field, field_validator
 
 from modelops.api.analysis import Analysis
 from modelops.api.common import (
+    DNS1123_LABEL_PATTERN,
+    DNS1123_SUBDOMAIN_PATTERN,
     LIST_SET,
     Duration,
     LabelValue,
@@ -30,16 +32,22 @@ from modelops.api.common import (
     ObjectStatus,
     Percent,
     Resource,
-    ShortName,
     SpecModel,
     StatusModel,
     Text,
     cel,
+    list_map,
     require_unique,
     validations,
 )
 from modelops.api.routing import TrafficRouting
 from modelops.api.steps import STEP_FULL_MESSAGE, STEP_NAMES_MESSAGE, Step
+
+APPROVAL_PATTERN = rf"^{DNS1123_LABEL_PATTERN.strip('^$')}(@{DNS1123_SUBDOMAIN_PATTERN.strip('^$')})?$"
+Approval = Annotated[str, Field(min_length=1, max_length=317, pattern=APPROVAL_PATTERN)]
+"""An entry of spec.approved: ``step`` or ``step@candidate`` (a step name, a ModelVersion name)."""
+RetryToken = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.:]*[A-Za-z0-9])?$")]
+"""A retry token: letters, digits and - _ . : (an RFC 3339 time fits)."""
 
 MODEL_IMMUTABLE = "spec.model is immutable: a Rollout drives one model; create a new Rollout for another"
 
@@ -92,11 +100,26 @@ class RolloutSpec(SpecModel):
     progress_deadline: Duration = Field(
         "10m", description="Fail a step whose candidate is not Ready and progressing within this time. Default 10m."
     )
-    approved: list[ShortName] = Field(
+    approved: list[Approval] = Field(
         default_factory=list,
         max_length=32,
-        description="Names of steps a human approved (from git or kubectl patch), e.g. [ab-test].",
+        description=(
+            "Steps a human approved (from git or kubectl patch). An entry step@candidate, e.g. "
+            "ab-test@fraud-v3, approves that step for that candidate only: the way to approve in advance, in "
+            "git, beside the target. A plain step name, e.g. ab-test, approves the step for the candidate in "
+            "flight only if it was added after that candidate's rollout began (status.approvedAtStart): a name "
+            "left over from an earlier rollout never pre-approves the next candidate."
+        ),
         json_schema_extra=LIST_SET,
+    )
+    retry: RetryToken | None = Field(
+        None,
+        description=(
+            "Retry a candidate that was rolled back or failed, without moving spec.target away and back: set it "
+            "to a new value (any token, e.g. a timestamp) while the target still names that candidate and its "
+            "steps start again at 0. status.observedRetry records the token the operator honoured; a token "
+            "already honoured, or present when a rollout starts, does nothing."
+        ),
     )
 
     @field_validator("steps")
@@ -168,12 +191,32 @@ class Measurement(StatusModel):
     message: Text | None = Field(None, description="Details, e.g. the query error or the bound that was crossed.")
 
 
+class CheckSummary(StatusModel):
+    """One check over the current run of the step: its last measurement and its verdict counts."""
+
+    name: str = Field(max_length=63, description="Name of the check.")
+    last: Measurement | None = Field(None, description="The check's most recent measurement.")
+    successful: int | None = Field(None, ge=0, description="Successful measurements in the current step.")
+    failed: int | None = Field(None, ge=0, description="Failed measurements in the current step.")
+    inconclusive: int | None = Field(None, ge=0, description="Inconclusive measurements in the current step.")
+    error: int | None = Field(None, ge=0, description="Error measurements in the current step.")
+    consecutive_errors: int | None = Field(None, ge=0, description="Error measurements of this check in a row.")
+
+
 class AnalysisStatus(StatusModel):
-    """Latest measurements and the counters the limits apply to (reset when a step starts)."""
+    """The analysis of the running step, summarised (counters reset when a step starts): the last
+    measurement and the counts of each check, and a short tail of measurements. The full series is
+    Prometheus': modelops_analysis_measurement and modelops_analysis_verdicts_total."""
 
     last_run: datetime | None = Field(None, description="When the checks last ran.")
+    checks: list[CheckSummary] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Per check: the last measurement and the verdict counts of the current step.",
+        json_schema_extra=list_map("name"),
+    )
     measurements: list[Measurement] = Field(
-        default_factory=list, max_length=100, description="Most recent measurements, newest last."
+        default_factory=list, max_length=100, description="The most recent measurements (a short tail), newest last."
     )
     failures: int | None = Field(None, ge=0, description="Failed measurements in the current step.")
     inconclusives: int | None = Field(None, ge=0, description="Inconclusive measurements in the current step.")
@@ -264,6 +307,17 @@ class RolloutStatus(ObjectStatus):
             "approved in advance (in git) never waves an analysis hold through."
         ),
     )
+    approved_at_start: list[str] | None = Field(
+        None,
+        max_length=32,
+        description=(
+            "The plain step names spec.approved listed when the candidate's rollout began: they do not approve "
+            "its steps (only names added since, or step@candidate entries, do)."
+        ),
+    )
+    observed_retry: str | None = Field(
+        None, max_length=63, description="The spec.retry token seen when the current candidate's rollout began."
+    )
     retired: list[Name] = Field(
         default_factory=list,
         max_length=20,
@@ -287,14 +341,16 @@ class Rollout(Resource):
     KIND: ClassVar[str] = "Rollout"
     PLURAL: ClassVar[str] = "rollouts"
     SHORT_NAMES: ClassVar[tuple[str, ...]] = ("mro",)
+    # Six columns fit an 80-column screen; -o wide adds the split in full, the target and the message.
     PRINTER_COLUMNS: ClassVar[tuple[dict[str, Any], ...]] = (
         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
         {"name": "Stable", "type": "string", "jsonPath": ".status.stable"},
         {"name": "Candidate", "type": "string", "jsonPath": ".status.candidate"},
-        {"name": "Stable%", "type": "integer", "jsonPath": ".status.traffic.stable"},
-        {"name": "Candidate%", "type": "integer", "jsonPath": ".status.traffic.candidate"},
-        {"name": "Mirror%", "type": "integer", "jsonPath": ".status.traffic.mirror"},
-        {"name": "Step", "type": "integer", "jsonPath": ".status.currentStep"},
+        {"name": "Step", "type": "string", "jsonPath": ".status.currentStepName"},
+        {"name": "Weight", "type": "integer", "jsonPath": ".status.traffic.candidate",
+         "description": "Percent of traffic served by the candidate."},
+        {"name": "Stable%", "type": "integer", "jsonPath": ".status.traffic.stable", "priority": 1},
+        {"name": "Mirror%", "type": "integer", "jsonPath": ".status.traffic.mirror", "priority": 1},
         {"name": "Target", "type": "string", "jsonPath": ".spec.target", "priority": 1},
         {"name": "Message", "type": "string", "jsonPath": ".status.message", "priority": 1},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},

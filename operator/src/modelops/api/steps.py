@@ -77,6 +77,17 @@ class ABTestStep(SpecModel):
     direction: Direction = Field(
         Direction.HIGHER, description="Which way is better for the metric: higher (default) or lower."
     )
+    tau: float | None = Field(
+        None,
+        gt=0,
+        le=10,
+        description=(
+            "Mixing variance of the sequential test (mSPRT): the spread of the effects it expects, in standard "
+            "deviations of one observation. Smaller suits tinier effects (and stops later on large ones). "
+            "Absent: 0.1 (a conversion rate of 10% moving to 13%), the shortest average stopping time for effects "
+            "of 0.05-0.3 in simulation."
+        ),
+    )
 
 
 class PauseStep(SpecModel):

@@ -4,7 +4,13 @@
   behind a model (ModelVersion -> TrainingRun -> MLflow run -> data, code, image);
 - ``modelops trace <request-id> | --key COLUMN=VALUE --since T``: a logged prediction, the
   ModelVersion and rollout stage that served it, and that version's lineage (see cli/trace.py);
-- ``modelops version``; ``modelops run`` (the operator, like ``python -m modelops``).
+- ``modelops version``; ``modelops run`` (the operator, like ``python -m modelops``);
+- the Rollout commands (``cli/rollouts.py``): ``list``, ``status [--watch]``, ``history``,
+  ``promote [--full]``, ``approve STEP``, ``pause``, ``resume``, ``abort``, ``retry``,
+  ``rollback [VERSION]`` — the day-2 operations, each one patch ``--dry-run`` prints.
+
+Installed twice: ``modelops`` and ``kubectl-modelops`` (so ``kubectl modelops status fraud`` works).
+Exit codes: 0 done, 1 error or refusal, 2 usage.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from importlib.metadata import version
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="modelops", description="The modelops ML lifecycle operator.")
+    prog = "kubectl modelops" if os.path.basename(sys.argv[0]).startswith("kubectl-") else "modelops"
+    parser = argparse.ArgumentParser(prog=prog, description="The modelops ML lifecycle operator.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("version", help="print the version and the API this build serves")
     run = sub.add_parser("run", help="run the operator (same as `python -m modelops`)")
@@ -31,8 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     from modelops.cli.trace import add_arguments
 
     add_arguments(sub.add_parser("trace", help="a logged prediction, the version that served it and its lineage"))
+    from modelops.cli import rollouts
+
+    rollouts.add_commands(sub)
     args = parser.parse_args(argv)
 
+    if args.command in (*rollouts.READERS, *rollouts.ACTIONS):
+        return rollouts.main(args)
     if args.command == "version":
         from modelops.api import API_VERSION
 

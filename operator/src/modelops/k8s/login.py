@@ -64,18 +64,19 @@ class Credentials:
         return {}
 
 
-def load() -> Credentials:
-    """In-cluster credentials, else the kubeconfig's current context."""
+def load(context: str | None = None) -> Credentials:
+    """In-cluster credentials, else the kubeconfig's current context (or ``context``, which
+    always reads the kubeconfig, the way ``kubectl --context`` does)."""
     token = SERVICE_ACCOUNT / "token"
     host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT", "443")
-    if token.exists() and host:
+    if token.exists() and host and context is None:
         namespace_file = SERVICE_ACCOUNT / "namespace"
         return Credentials(
             server=f"https://{host}:{port}", token=token.read_text().strip(),
             ca_file=str(SERVICE_ACCOUNT / "ca.crt"),
             namespace=namespace_file.read_text().strip() if namespace_file.exists() else "default",
         )
-    return from_kubeconfig()
+    return from_kubeconfig(context)
 
 
 def kubeconfig_paths() -> list[Path]:
@@ -120,12 +121,13 @@ def _data_file(data: str) -> str:
     return handle.name
 
 
-def from_kubeconfig() -> Credentials:
+def from_kubeconfig(context_name: str | None = None) -> Credentials:
     config = _merged()
-    name = config["current-context"]
+    name = context_name or config["current-context"]
     context = config["contexts"].get(name)
     if context is None:
-        raise LoginError(f"the kubeconfig's current context {name!r} is not defined")
+        which = "context" if context_name else "current context"
+        raise LoginError(f"the kubeconfig's {which} {name!r} is not defined")
     cluster = config["clusters"].get(context.get("cluster")) or {}
     user = config["users"].get(context.get("user")) or {}
     if not cluster.get("server"):

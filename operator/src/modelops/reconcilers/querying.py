@@ -113,7 +113,7 @@ class Measurer:
         if check.builtin is Builtin.ERROR_RATE:
             return await self._error_rate(client, plan, namespace)
         if check.builtin is Builtin.LATENCY_P99:
-            return await self._latency(client, plan, namespace)
+            return await self._latency(client, plan, namespace, against_stable=check.margin is not None)
         return await self._divergence(client, plan, namespace)
 
     async def _error_rate(self, client: PrometheusClient, plan: MeasurementPlan, namespace: str) -> CheckReading:
@@ -138,19 +138,24 @@ class Measurer:
             candidate=candidate,
         )
 
-    async def _latency(self, client: PrometheusClient, plan: MeasurementPlan, namespace: str) -> CheckReading:
-        p99_query, count_query = queries.latency_p99(namespace, plan.candidate, plan.window)
+    async def _latency(self, client: PrometheusClient, plan: MeasurementPlan, namespace: str,
+                       against_stable: bool = False) -> CheckReading:
+        """The candidate's p99 and request count; with ``against_stable`` (a margin), the stable's too."""
+        versions = [plan.candidate, plan.stable] if against_stable else [plan.candidate]
+        wanted = [query for version in versions for query in queries.latency_p99(namespace, version, plan.window)]
 
-        async def both() -> tuple[float | None, float | None]:
-            return await asyncio.gather(client.run_scalar(p99_query), client.run_scalar(count_query))
+        async def all_of() -> list[float | None]:
+            return list(await asyncio.gather(*(client.run_scalar(query) for query in wanted)))
 
-        result, error = await self._guarded(both)
+        result, error = await self._guarded(all_of)
         if error is not None:
             return CheckReading(error=error)
-        p99, count = result
         # +Inf is a real reading (above the last bucket) and is judged; NaN is no data.
-        value = None if p99 is None or math.isnan(p99) else p99
-        return CheckReading(value=value, samples=_count(count))
+        p99s = [None if p99 is None or math.isnan(p99) else p99 for p99 in result[0::2]]
+        counts = [_count(count) for count in result[1::2]]
+        if not against_stable:
+            return CheckReading(value=p99s[0], samples=counts[0])
+        return CheckReading(value=p99s[0], samples=counts[0], stable_value=p99s[1], stable_samples=counts[1])
 
     async def _divergence(self, client: PrometheusClient, plan: MeasurementPlan, namespace: str) -> CheckReading:
         query = queries.score_histograms(namespace, [plan.stable, plan.candidate], plan.window)

@@ -42,6 +42,7 @@ from modelops.core.rollout.machine import RolloutObservation, StepAnalysis, Vers
 from modelops.core.rollout.traffic import ALL_STABLE, Split
 from modelops.k8s.errors import KubeError
 from modelops.k8s.session import KubeSession
+from modelops.metrics import rollouts as rollout_metrics
 from modelops.reconcilers import aliasing, routing
 from modelops.reconcilers.cycle import Cycle, Outcome, as_rejection
 from modelops.reconcilers.querying import Measurer
@@ -109,6 +110,7 @@ class RolloutReconciler(Cycle):
             status, said, registry_retry = aliases.registry_status(status, outcome, generation=meta.get("generation"),
                                                                    now=now)
             events += said
+        rollout_metrics.count_verdicts(namespace, meta["name"], body.get("status"), status)
         waits = [w for w in (decision.requeue_after, registry_retry) if w is not None]
         if spec is not None:
             look = measuring.next_look(spec, status, now)

@@ -36,6 +36,7 @@ from modelops.api.config import OperatorConfig
 from modelops.core.monitoring.children import MONITOR_LABEL
 from modelops.k8s.session import KubeSession
 from modelops.metrics.drift import DriftCollector
+from modelops.metrics.rollouts import RolloutCollector
 from modelops.reconcilers.drifting import DriftReconciler
 from modelops.reconcilers.engine import Key, WorkQueue
 from modelops.reconcilers.rollout import RolloutReconciler
@@ -98,6 +99,13 @@ class Runtime:
         observability.watch_runtime(lambda: self.queues,
                                     lambda: {kind: store for (_, kind), store in self.view.stores.items()})
         observability.export("drift", DriftCollector(self._monitors))
+        observability.export("rollouts", RolloutCollector(self._rollout_bodies))
+
+    def _rollout_bodies(self) -> list[dict[str, Any]]:
+        store = self.view.store(API_VERSION, "Rollout")
+        if store is None:
+            return []
+        return [body for body in (store.get(*key) for key in store.all_keys()) if body is not None]
 
     # -- the reconcile of each kind --------------------------------------------------------------
 

@@ -339,9 +339,10 @@ def decide_step(
     *,
     elapsed: timedelta,
     previous_p_value: float = 1.0,
-    tau: float = DEFAULT_TAU,
+    tau: float | None = None,
 ) -> SequentialDecision:
-    """``decide`` with alpha, direction, minSamples and maxDuration taken from the step's spec."""
+    """``decide`` with alpha, direction, minSamples, maxDuration and tau taken from the step's spec
+    (``tau`` given here wins; neither: ``DEFAULT_TAU``)."""
     return decide(
         stable,
         candidate,
@@ -351,5 +352,5 @@ def decide_step(
         elapsed=elapsed,
         max_duration=parse_duration(step.max_duration),
         previous_p_value=previous_p_value,
-        tau=tau,
+        tau=tau if tau is not None else step.tau if step.tau is not None else DEFAULT_TAU,
     )

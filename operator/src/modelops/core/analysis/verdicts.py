@@ -193,18 +193,27 @@ class Tally:
         return cls().extend(measurements)
 
     @classmethod
-    def resume(cls, *, failures: int | None, inconclusives: int | None, recent: Sequence[Measurement]) -> Tally:
+    def resume(cls, *, failures: int | None, inconclusives: int | None, recent: Sequence[Measurement],
+               runs: Mapping[str, int] | None = None, latest: Mapping[str, Measurement] | None = None) -> Tally:
         """Rebuild the tally of the running step from status: the counters status stores, plus the
-        step's most recent measurements (for the per-check error runs and latest verdicts).
+        step's most recent measurements (for the per-check error runs and latest verdicts), and the
+        per-check summary when status has one (``runs``, ``latest``: its runs of Errors and last
+        measurements, which outlast the short tail of measurements status keeps).
 
-        The stored totals win over a recount of ``recent`` because status keeps only the last 100
-        measurements; the larger of the two is taken so a stale counter can never forgive a failure.
+        The stored totals win over a recount of ``recent`` because status keeps only a short tail
+        of measurements; the larger of the two is taken so a stale counter can never forgive a
+        failure — and the longer of two runs of Errors.
         """
         recount = cls.of(recent)
+        merged_runs = dict(recount.consecutive_errors)
+        for check, run in (runs or {}).items():
+            merged_runs[check] = max(run, merged_runs.get(check, 0))
         return replace(
             recount,
             failures=max(failures or 0, recount.failures),
             inconclusives=max(inconclusives or 0, recount.inconclusives),
+            consecutive_errors=merged_runs,
+            latest={**(latest or {}), **recount.latest},
         )
 
     @property

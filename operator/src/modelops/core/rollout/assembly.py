@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from modelops.api.common import to_wire
-from modelops.api.rollout import ABTestStatus, AnalysisStatus, RolloutPhase
+from modelops.api.rollout import ABTestStatus, AnalysisStatus, CheckSummary, Measurement, RolloutPhase, Verdict
 from modelops.core.conditions import format_time
 from modelops.core.intents import Event
 from modelops.core.rollout import history as audit
@@ -59,6 +59,8 @@ def finish(w: Working) -> RolloutDecision:
             "warm": warm,
             "retired": retired(w, warm, retire),
             "approvedAtHold": hold_baseline(w),
+            "approvedAtStart": standing_baseline(w),
+            "observedRetry": w.observed_retry,
             "history": [to_wire(item) for item in history],
         }
     )
@@ -104,7 +106,15 @@ def hold_baseline(w: Working) -> list[str] | None:
     approved now — a name removed and listed again counts as approved after the hold."""
     if not held(w) or w.approved_at_hold is None:
         return None
-    return [name for name in w.approved_at_hold if name in w.spec.approved]
+    return [name for name in w.approved_at_hold if name in w.approved]
+
+
+def standing_baseline(w: Working) -> list[str] | None:
+    """status.approvedAtStart while a candidate is in flight: the plain names listed when its
+    rollout began that are still listed (a name removed and listed again approves)."""
+    if w.candidate is None or w.approved_at_start is None:
+        return None
+    return [name for name in w.approved_at_start if name in w.spec.approved]
 
 
 def retired(w: Working, warm: Sequence[str], retire: Sequence[str]) -> list[str]:
@@ -145,6 +155,24 @@ def matching(w: Working, index: int) -> StepAnalysis | None:
     return result
 
 
+VERDICT_FIELDS = {Verdict.SUCCESSFUL: "successful", Verdict.FAILED: "failed",
+                  Verdict.INCONCLUSIVE: "inconclusive", Verdict.ERROR: "error"}
+
+
+def summarise(checks: Sequence[CheckSummary], added: Sequence[Measurement]) -> list[CheckSummary]:
+    """status.analysis.checks: each check's last measurement, verdict counts and run of Errors in
+    the current step (the summary a human reads; the series is Prometheus')."""
+    summaries = {c.name: c for c in checks}
+    for m in added:
+        held = summaries.get(m.check) or CheckSummary(name=m.check, successful=0, failed=0, inconclusive=0, error=0,
+                                                        consecutive_errors=0)
+        field = VERDICT_FIELDS[m.verdict]
+        run = (held.consecutive_errors or 0) + 1 if m.verdict is Verdict.ERROR else 0
+        summaries[m.check] = held.model_copy(update={field: (getattr(held, field) or 0) + 1, "last": m,
+                                                     "consecutive_errors": run})
+    return list(summaries.values())
+
+
 def record(w: Working, result: StepAnalysis | None) -> None:
     """Put what was measured into status.analysis and status.abTest (for humans and auditors)."""
     if result is None:
@@ -154,7 +182,8 @@ def record(w: Working, result: StepAnalysis | None) -> None:
     added = [m for m in result.measurements if (m.check, m.at, m.step, m.verdict, m.value) not in seen]
     measurements = [*current.measurements, *added][-MEASUREMENTS_KEPT:]
     last = result.at or (max(aware(m.at) for m in added) if added else None) or current.last_run
-    update: dict[str, Any] = {"measurements": measurements, "last_run": stamp(last) if last else None}
+    update: dict[str, Any] = {"measurements": measurements, "last_run": stamp(last) if last else None,
+                              "checks": summarise(current.checks, added)}
     if result.assessment is not None:
         update |= {
             "failures": result.assessment.failures,

@@ -68,10 +68,11 @@ def drive(w: Working) -> None:
         return
 
     if w.started is None:
-        if schedule.needs_approval(steps, index, w.spec.approved):
+        if schedule.needs_approval(steps, index, w.approved):
             name = schedule.name_at(steps, index)
             w.move(RolloutPhase.AWAITING_APPROVAL, "AwaitingApproval",
-                   f"step {index} ({name}) waits for approval: add {name} to spec.approved", event="Normal")
+                   f"step {index} ({name}) waits for approval: add {name}@{w.candidate} to spec.approved",
+                   event="Normal")
             w.note(w.in_flight_split(split_before(steps, index)))
             w.wait(POLL_SECONDS)
             return
@@ -213,7 +214,7 @@ def running(w: Working, index: int) -> None:
     end = schedule.deadline(step, w.started)
     until = f" until {format_time(end)}" if end is not None else ""
     if step.pause is not None:
-        how = until or f" until {name} is in spec.approved"
+        how = until or f" until {name}@{w.candidate} is in spec.approved"
         w.move(RolloutPhase.PAUSED, "PauseStep", f"step {index} ({name}): pause at {split.describe()}{how}")
     elif step.ab_test is not None:
         w.move(RolloutPhase.PROGRESSING, "StepRunning",
@@ -279,7 +280,7 @@ def evaluate(w: Working, index: int, held_before: bool) -> None:
     record(w, result)
     evidence = _evidence(result)
     verdict = gate(steps, index, evidence, started=w.started, now=w.now, candidate_ready=w.ready(w.candidate),
-                   approved=w.spec.approved, analysed=w.spec.analysis is not None, applied=applied(w, index))
+                   approved=w.approved, analysed=w.spec.analysis is not None, applied=applied(w, index))
     if verdict.verdict is Verdict.ROLLBACK:
         fail(w, RolloutPhase.ROLLED_BACK, verdict.reason, verdict.message)
         return
@@ -295,7 +296,7 @@ def evaluate(w: Working, index: int, held_before: bool) -> None:
         return
     next_name = schedule.name_at(steps, index + 1)
     if held_before:
-        if next_name in w.spec.approved and next_name not in (w.approved_at_hold or []):
+        if next_name in w.approved and next_name not in (w.approved_at_hold or []):
             w.log(RolloutPhase.PAUSED.value, next_name, "HoldAccepted",
                   f"{next_name} is in spec.approved: the hold on step {index} ({schedule.name_at(steps, index)}) "
                   "is accepted", w.actor)
@@ -322,9 +323,9 @@ def evaluate(w: Working, index: int, held_before: bool) -> None:
 def hold(w: Working, index: int, reason: str, message: str) -> None:
     steps = w.steps
     name, next_name = schedule.name_at(steps, index), schedule.name_at(steps, index + 1)
-    w.approved_at_hold = list(w.spec.approved)
-    go_on = f"add {next_name} to spec.approved"
-    if next_name in w.spec.approved:
+    w.approved_at_hold = list(w.approved)
+    go_on = f"add {next_name}@{w.candidate} to spec.approved"
+    if next_name in w.approved:
         go_on = (f"remove {next_name} from spec.approved and add it again (it was approved before this hold "
                  "began, which does not accept the hold)")
     w.move(RolloutPhase.PAUSED, reason,
@@ -344,11 +345,12 @@ def advance(w: Working, index: int) -> None:
     steps = w.steps
     following = index + 1
     w.step, w.started = following, None
-    if schedule.needs_approval(steps, following, w.spec.approved):
+    if schedule.needs_approval(steps, following, w.approved):
         name = schedule.name_at(steps, following)
         w.log(schedule.name_at(steps, index), name, "StepCompleted", f"step {index} completed", OPERATOR)
         w.move(RolloutPhase.AWAITING_APPROVAL, "AwaitingApproval",
-               f"step {following} ({name}) waits for approval: add {name} to spec.approved", event="Normal")
+               f"step {following} ({name}) waits for approval: add {name}@{w.candidate} to spec.approved",
+               event="Normal")
         w.note(w.in_flight_split(split_at(steps, index)))
         w.wait(POLL_SECONDS)
         return

@@ -20,7 +20,9 @@ the rollout is. Each plan compares them, in this order:
 4. ``spec.abort``: 100% stable at once, phase Aborted, ``status.candidate`` kept for debugging.
    Clearing ``abort`` while the target still names that candidate starts its steps again at 0.
 5. Target == the candidate: drive the steps (below). After RolledBack or Failed the candidate is
-   out and stays out until the target changes.
+   out and stays out until the target changes — or ``spec.retry`` carries a token not honoured yet
+   (``status.observedRetry``): then its steps start again at 0 (Retried). Every rollout's start
+   records the token present then, so a stale token never retries.
 6. Any other target: a new rollout — candidate = target, step 0, Progressing.
 
 **Driving the steps**, one transition per plan (a step started in this plan is evaluated in the
@@ -33,9 +35,11 @@ next, so every step's split really reaches the router):
   at that split the whole time, so the time counts).
 - ``progressDeadline``: the candidate not Ready for that long (counted from when it stopped being
   Ready, or from the last resume) fails the rollout: Failed, 100% stable, an MLflow tag on it.
-- A step with ``approval: true`` waits in AwaitingApproval, at the split before it, until its name
-  is in ``spec.approved``. A pause step shows phase Paused: a timed one ends on time, one without
-  duration when its name is in ``spec.approved``.
+- A step with ``approval: true`` waits in AwaitingApproval, at the split before it, until it is
+  approved *for this candidate*: ``spec.approved`` lists ``<step>@<candidate>``, or the plain
+  ``<step>`` added after the candidate's rollout began (``status.approvedAtStart`` keeps the plain
+  names listed then, which approve nothing). A pause step shows phase Paused: a timed one ends on
+  time, one without duration when it is approved the same way.
 - Analysis of the current step, in order of strength (the verdicts module: a measured failure is
   the strongest evidence; the SRM module: a mismatch makes every comparison suspect, so it also
   disarms an A/B CandidateWorse): Failed assessment → RolledBack; sample-ratio mismatch → hold;
@@ -50,13 +54,14 @@ next, so every step's split really reaches the router):
   trimmed off are listed in ``status.retired``, and their ModelVersions stop serving).
 
 **Leaving a hold** (the analysis module's contract: "a human who accepts the risk approves the next
-step"): list the *next* step's name in ``spec.approved`` to accept and go on (after the last step:
+step"): approve the *next* step for the candidate to accept and go on (after the last step:
 ``full-<len(steps)>``, the implicit promotion); toggle ``spec.paused`` true then false to measure the
-step again from scratch; or roll back by target or abort. Approvals are standing: a name left in
-``spec.approved`` from an earlier rollout approves that step again, so a new rollout's start says
-which of its steps are already approved. A hold is the exception: it is accepted only by a name
-added *after* it began (``status.approvedAtHold`` keeps ``spec.approved`` as it was then), because a
-step approved in advance — in git, before anyone saw this analysis — must not wave it through.
+step again from scratch; or roll back by target or abort. Approvals are tied to a candidate: a
+plain name left in ``spec.approved`` from an earlier rollout approves nothing for the next one;
+``<step>@<candidate>`` approves in advance (in git, beside the target), and a new rollout's start
+says which of its steps are so approved. A hold is accepted only by an approval given *after* it
+began (``status.approvedAtHold`` keeps the names approved then), because a step approved in
+advance — before anyone saw this analysis — must not wave it through.
 
 **A spec the router cannot run** (``capabilities.check``, or a duration too long to use) sets
 ``Accepted=False/InvalidSpec`` and starts or advances nothing: a rollout in flight is frozen at its

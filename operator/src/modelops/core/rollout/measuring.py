@@ -25,6 +25,7 @@ was set).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -92,6 +93,9 @@ class CheckReading:
     stable: Proportion | None = None
     candidate: Proportion | None = None
     histograms: tuple[Buckets, Buckets] | None = None
+    # latencyP99 with a margin: the stable's p99 and request count over the same window.
+    stable_value: float | None = None
+    stable_samples: float | None = None
 
 
 @dataclass(frozen=True)
@@ -194,7 +198,30 @@ def _judge_check(check: AnalysisCheck, reading: CheckReading | None, *, at: date
     measured = judge(check, reading.value, at=at, step=step, samples=samples, min_samples=min_samples)
     if check.builtin is Builtin.ERROR_RATE and check.margin is not None and measured.verdict is Verdict.SUCCESSFUL:
         return _guardrail(check, reading, measured)
+    if check.builtin is Builtin.LATENCY_P99 and check.margin is not None and measured.verdict is Verdict.SUCCESSFUL:
+        return _latency_guardrail(check, reading, measured, min_samples)
     return measured
+
+
+def _latency_guardrail(check: AnalysisCheck, reading: CheckReading, measured: Measurement,
+                       min_samples: int) -> Measurement:
+    """latencyP99 with a margin: the candidate's p99 may exceed the stable's (same window) by at
+    most the margin; a stable without enough requests to compare with is Inconclusive."""
+    assert check.margin is not None and reading.value is not None
+    stable, samples = reading.stable_value, reading.stable_samples
+    if stable is None or math.isnan(stable) or samples is None or samples < min_samples:
+        return measured.model_copy(update={
+            "verdict": Verdict.INCONCLUSIVE,
+            "message": f"{check.name}: no stable p99 over {min_samples} requests to compare with (margin "
+                       f"{check.margin:g}s)"})
+    over = reading.value - stable
+    if over > check.margin:
+        return measured.model_copy(update={
+            "verdict": Verdict.FAILED,
+            "message": f"{check.name}: p99 {reading.value:.4g}s is {over:.4g}s above the stable's {stable:.4g}s, "
+                       f"more than the margin {check.margin:g}s"})
+    return measured.model_copy(update={
+        "message": f"{check.name}: p99 {reading.value:.4g}s within {check.margin:g}s of the stable's {stable:.4g}s"})
 
 
 def _divergence(
@@ -227,8 +254,14 @@ def _guardrail(check: AnalysisCheck, reading: CheckReading, measured: Measuremen
     return measured.model_copy(update={"verdict": result.verdict, "message": result.message[:1024]})
 
 
+def _in_run(measurement: Measurement, ref: StepRef) -> bool:
+    """Was ``measurement`` taken in this run of the step?"""
+    at = measurement.at if measurement.at.tzinfo is not None else measurement.at.replace(tzinfo=UTC)
+    return measurement.step == ref.step and at >= ref.started_at
+
+
 def _step_measurements(status: Mapping[str, Any], ref: StepRef) -> list[Measurement]:
-    """This step run's earlier measurements (status keeps the last 100 of every step)."""
+    """This step run's earlier measurements (status keeps a short tail of every step's)."""
     raw = (status.get("analysis") or {}).get("measurements") or []
     found: list[Measurement] = []
     for item in raw:
@@ -236,8 +269,7 @@ def _step_measurements(status: Mapping[str, Any], ref: StepRef) -> list[Measurem
             measurement = Measurement.model_validate(item)
         except ValidationError:
             continue
-        at = measurement.at if measurement.at.tzinfo is not None else measurement.at.replace(tzinfo=UTC)
-        if measurement.step == ref.step and at >= ref.started_at:
+        if _in_run(measurement, ref):
             found.append(measurement)
     return found
 
@@ -275,10 +307,13 @@ def conclude(
     assessment: Assessment | None = None
     if spec.analysis is not None:
         stored = AnalysisStatus.model_validate(status.get("analysis") or {})
+        summaries = [c for c in stored.checks if c.last is not None and _in_run(c.last, plan.ref)]
         prior = Tally.resume(
             failures=stored.failures,
             inconclusives=stored.inconclusives,
             recent=_step_measurements(status, plan.ref),
+            runs={c.name: c.consecutive_errors or 0 for c in summaries},
+            latest={c.name: c.last for c in summaries if c.last is not None},
         )
         complete = schedule.analysis_complete(plan.step, plan.ref.started_at, now, look.decision if look else None)
         assessment = assess(

@@ -16,7 +16,10 @@ Owns the small facts about ``spec.steps`` that the state machine and the reconci
   duration has elapsed since ``status.stepStartedAt``. A canary without duration is up at once
   ("move on once the weight is applied"); a pause without duration never is (it waits for its name
   in ``spec.approved``); an A/B test ends when the test decides, and ``maxDuration`` is its deadline.
-- **Approvals.** A step with ``approval: true`` starts only once its name is in ``spec.approved``.
+- **Approvals.** A step with ``approval: true`` starts only once it is approved for the candidate
+  in flight (``approved_steps``): ``spec.approved`` lists ``step@candidate`` (that candidate only)
+  or a plain ``step`` name, which counts only when it was not listed yet as the candidate's rollout
+  began (``status.approvedAtStart``) — so a name left from an earlier rollout approves nothing.
 """
 
 from __future__ import annotations
@@ -102,6 +105,22 @@ def gated(step: Step) -> bool:
     shadow, canary, A/B test and a timed pause. A pause that waits for a human is ended by the
     human; ``full`` ends the rollout."""
     return step.full is None and not waits_for_human(step)
+
+
+def approved_steps(entries: Sequence[str], candidate: str | None, standing: Sequence[str] | None) -> list[str]:
+    """The step names ``spec.approved`` approves for ``candidate``: every ``step@candidate`` entry,
+    and every plain name not in ``standing`` (the plain names listed when its rollout began)."""
+    found: list[str] = []
+    for entry in entries:
+        step, at, who = entry.partition("@")
+        if (who == candidate if at else entry not in (standing or ())) and step not in found:
+            found.append(step)
+    return found
+
+
+def plain_approvals(entries: Sequence[str]) -> list[str]:
+    """The plain step names of ``spec.approved`` (the baseline a new rollout records)."""
+    return [entry for entry in entries if "@" not in entry]
 
 
 def approved(steps: Sequence[Step], index: int, names: Sequence[str]) -> bool:

@@ -75,14 +75,21 @@ def follow(w: Working) -> None:
         rollback_to_warm(w, target)
     elif w.spec.abort:
         abort(w, target)
+    elif w.candidate == target and w.phase in CANDIDATE_OUT and retried(w):
+        begin(w, target, "Retried", f"spec.retry set to {w.spec.retry}: rolling out {target} again from step 0")
     elif w.candidate == target and w.phase in CANDIDATE_OUT:
-        w.stable_only()  # out until the target changes; the message keeps why
+        w.stable_only()  # out until the target changes or spec.retry does; the message keeps why
     elif w.candidate == target and w.phase is RolloutPhase.ABORTED:
         begin(w, target, "AbortCleared", f"spec.abort cleared: rolling out {target} again from step 0")
     elif w.candidate == target and w.phase in IN_FLIGHT:
         driving.drive(w)
     else:
         start(w, target)
+
+
+def retried(w: Working) -> bool:
+    """Does spec.retry carry a token not honoured yet (a retry of the candidate that is out)?"""
+    return w.spec.retry is not None and w.spec.retry != w.observed_retry
 
 
 def first_target(w: Working, target: str) -> None:
@@ -173,9 +180,10 @@ def start(w: Working, target: str) -> None:
     else:
         note = (f"; a full rollout through {count} step(s), not an instant rollback: {target} is neither the "
                 f"stable nor a warm version (warm: {', '.join(w.warm) or 'none'})")
-    standing = [name for name in (schedule.name_at(w.steps, i) for i in range(count)) if name in w.spec.approved]
+    ahead = schedule.approved_steps(w.spec.approved, target, schedule.plain_approvals(w.spec.approved))
+    standing = [name for name in (schedule.name_at(w.steps, i) for i in range(count)) if name in ahead]
     if standing:
-        note += f"; spec.approved already lists {', '.join(standing)}: those steps will not wait"
+        note += f"; spec.approved already approves {', '.join(standing)} for {target}: those steps will not wait"
     begin(w, target, "TargetChanged", f"rolling out {target} (stable {w.stable}){replacing}{note}")
 
 
@@ -184,6 +192,9 @@ def begin(w: Working, target: str, reason: str, message: str) -> None:
     w.candidate = target
     w.step, w.started = 0, None
     w.hash = schedule.step_hash(w.steps)
+    # Approvals and retries present now were given for an earlier rollout (or this very start).
+    w.approved_at_start = schedule.plain_approvals(w.spec.approved)
+    w.observed_retry = w.spec.retry
     w.reset_analysis(None)
     w.drop_candidate_condition()
     w.move(RolloutPhase.PROGRESSING, reason, message, actor=w.actor, event="Normal", always=True)

@@ -28,7 +28,8 @@ IN_FLIGHT = frozenset({RolloutPhase.PROGRESSING, RolloutPhase.PAUSED, RolloutPha
 CANDIDATE_OUT = frozenset({RolloutPhase.ROLLED_BACK, RolloutPhase.FAILED})
 HOLD_REASONS = frozenset({"AnalysisInconclusive", "NoDifference", "SampleRatioMismatch"})
 OPERATOR = audit.OPERATOR
-MEASUREMENTS_KEPT = 100
+# status.analysis keeps a short tail; per check the summary (checks) and the series in Prometheus.
+MEASUREMENTS_KEPT = 12
 RETIRED_KEPT = 20
 
 # Condition types. Progressing carries the reason of the state (and so remembers a hold across

@@ -17,6 +17,7 @@ from modelops.core.conditions import get_condition
 from modelops.core.drafting import StatusDraft
 from modelops.core.intents import Event
 from modelops.core.rollout import history as audit
+from modelops.core.rollout import steps as schedule
 from modelops.core.rollout.actions import Route, VersionTag
 from modelops.core.rollout.traffic import Split, SplitChoice, desired_split, safe_split
 from modelops.core.rollout.types import (
@@ -55,6 +56,8 @@ class Working:
         self.ab: ABTestStatus | None = current.ab_test
         self.warm: list[str] = list(current.warm)
         self.approved_at_hold: list[str] | None = current.approved_at_hold
+        self.approved_at_start: list[str] | None = current.approved_at_start
+        self.observed_retry: str | None = current.observed_retry
         progressing = get_condition(self.draft.data.get("conditions"), PROGRESSING)
         self.reason: str | None = str(progressing.get("reason")) if progressing else None
         self.entries: list[HistoryEntry] = []
@@ -75,6 +78,11 @@ class Working:
     @property
     def actor(self) -> str:
         return self.obs.spec_actor or "spec"
+
+    @property
+    def approved(self) -> list[str]:
+        """The step names approved for the candidate in flight (``steps.approved_steps``)."""
+        return schedule.approved_steps(self.spec.approved, self.candidate, self.approved_at_start)
 
     @property
     def steps(self) -> list[Step]:
