@@ -1,25 +1,32 @@
 """DriftMonitor against real parts: the local control plane (its garbage collector and CronJob
 controller), the operator as a subprocess with its /metrics, and a real `mlflow server`.
 
-The test plays the drift job: it writes job-shaped results into the monitor's status as the job
+Most tests play the drift job: they write job-shaped results into the monitor's status as the job
 does — one merge patch with field manager ``modelops-drift-job`` (tests/fixtures/drift-job-status.yaml
 pins the wire format) — and checks what the operator makes of them: gauges, conditions, and
 exactly one retraining TrainingRun per cooldown; and that its own status writes never drop or take
-over the job's keys.
+over the job's keys. The last test runs the real job over Parquet the real log sink wrote.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client, dynamic
 from mlflow.tracking import MlflowClient
 
+from localcluster.cluster import LocalCluster
+from localcluster.logsink_server import LogSinkServer
+from tests.support import drift_job as dj
 from tests.support.drift import JOB_KEYS, JOB_MANAGER, job_status
 from tests.support.kube import API, Namespace
+from tests.support.logsink import predictions
 from tests.support.manifests import REPO, documents
 from tests.support.names import unique
 from tests.support.operator import OperatorProcess
@@ -239,3 +246,59 @@ def test_job_results_become_gauges_conditions_and_one_retraining_per_cooldown(
     env.write_as_job("drifty", job_status(drifted=False, verdict="Inconclusive", served=version))
     evaluated = env.wait_condition("DriftMonitor", "drifty", "Evaluated", "False", "InsufficientData")
     assert evaluated["message"] == "no result drifted"
+
+
+def test_the_real_drift_job_drives_the_operator(env: Env, operator: OperatorProcess, cluster: LocalCluster,
+                                                tmp_path: Path) -> None:
+    """Not played: real KServe-format calls through the real log sink into Parquet, the real
+    ``python -m modelops.drift_job`` (as the CronJob's Pod runs it) over them, and the operator
+    turning its reports into gauges, conditions and exactly one retraining per cooldown."""
+    model = unique("loop")
+    version = f"{model}-v3"
+    snapshot = dj.write_snapshot(tmp_path / "train.parquet", dj.rows(2000, seed=20))
+    shifted = dj.rows(800, seed=21, shift=1.0)
+    traffic = [dataclasses.replace(call, model=model, modelversion=version)
+               for call in dj.calls(shifted, datetime.now(UTC) - timedelta(minutes=50), timedelta(seconds=3),
+                                    namespace=env.name)]
+    with LogSinkServer(tmp_path / "sink", config={"flushInterval": "200ms"}) as sink:
+        dj.post_traffic(sink.url, traffic)
+        wait_for(lambda: predictions(sink.store).num_rows >= len(traffic) or None, 120, "every call in Parquet")
+    mv = dj.model_version(version, training_data=str(snapshot))
+    mv["spec"].update(model=model, serving={"enabled": False})
+    env.apply(mv)
+    monitor = dj.drift_monitor("real", reference={"snapshotUri": str(snapshot)}, window="2h",
+                               statistics=("psi", "ks", "nullRate", "schema"),
+                               model_ref={"kind": "ModelVersion", "name": version})
+    retrain = copy.deepcopy(RETRAIN)
+    retrain["template"]["spec"].update(model=model, nodePool="cpu", tracking={"experiment": f"exp-{model}"})
+    monitor["spec"].update(schedule="*/15 * * * *", retrain=retrain)
+    env.apply(monitor)
+    env.wait_condition("DriftMonitor", "real", "Ready", "True", "ChildrenApplied")
+
+    def evaluate(expected_consecutive: int) -> dict[str, Any]:
+        done = dj.run_job(env.name, "real", str(sink.store), cluster.kubeconfig)
+        assert done.returncode == 0, done.stderr
+        status = env.status("DriftMonitor", "real")
+        assert status["verdict"] == "Drift" and status["consecutiveDrifted"] == expected_consecutive, status
+        assert status["rowsSeen"] == len(traffic) and status["servedModelVersion"] == version
+        return status
+
+    first = evaluate(1)
+    env.wait_condition("DriftMonitor", "real", "Evaluated", "True", "DriftDetected")
+    psi = dj.results_by_key(first)[("amount", "psi")]
+    assert psi["drifted"] and psi["value"] > psi["threshold"]
+    series = f'feature="amount",model="{model}",modelversion="{version}",monitor="real"'
+    gauges = wait_for(lambda: (found := _gauges(operator, env.name, "real")) and any(
+        series in k and 'statistic="psi"' in k for k in found) and found, 30, "the job's values as gauges")
+    assert next(v for k, v in gauges.items() if k.startswith("modelops_feature_drift{") and series in k
+                and 'statistic="psi"' in k) == pytest.approx(psi["value"])
+    time.sleep(2)
+    assert env.training_runs("real") == []
+
+    evaluate(2)  # drift on `after: 2` runs in a row: one retraining
+    (run,) = wait_for(lambda: env.training_runs("real"), 30, "the retraining TrainingRun")
+    assert run["spec"]["model"] == model and not run["metadata"].get("ownerReferences")
+    evaluate(3)  # within the cooldown: nothing new
+    env.wait_condition("DriftMonitor", "real", "RetrainingThrottled", "True", "Cooldown")
+    time.sleep(3)
+    assert [r["metadata"]["name"] for r in env.training_runs("real")] == [run["metadata"]["name"]]

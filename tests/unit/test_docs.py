@@ -19,7 +19,7 @@ SOURCES = [REPO / "operator" / "src" / "modelops" / part for part in ("core", "r
 # Kubernetes and KServe APIs the code compares against.
 NOT_REASONS = {"DriftMonitor", "InferenceService", "ModelVersion", "TrainingRun", "RolloutDecision",
                "RolloutObservation", "StepAnalysis", "StepRef", "VersionState", "PauseStep", "RuntimeDefault",
-               "PodScheduled", "FailedToLoad", "AlreadyExists"}
+               "PodScheduled", "FailedToLoad", "AlreadyExists", "VirtualService"}
 ONE_WORD_REASONS = {"Valid", "Ready", "Synced", "Resolved", "Registered", "Running", "Evaluating", "Succeeded",
                     "Rejected", "Retired", "Promoted", "Aborted", "Approved", "Resumed", "Unschedulable", "Scheduled"}
 

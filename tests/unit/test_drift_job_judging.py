@@ -75,7 +75,7 @@ def test_feature_specs_add_the_prediction_and_resolve_every_check() -> None:
                                                  (PREDICTION_FEATURE, FeatureType.NUMERIC)]
     amount = specs[0]
     assert amount.checks() == ("psi", "ks", "nullRate", "infRate", "outOfRange")
-    assert amount.threshold("psi") == 0.1 and amount.threshold("nullRate") == 0.05
+    assert amount.threshold("psi") == 0.1 and amount.threshold("nullRate") == 0.01  # the built-in
     assert specs[2].threshold("psi") == 0.3
     assert [s.name for s in judging.feature_specs(spec(), None)] == ["amount", "merchant"]
 

@@ -108,7 +108,7 @@ BUILTIN_THRESHOLDS: dict[Statistic, float] = {
     Statistic.KS: 0.1,
     Statistic.JS: 0.1,
     Statistic.WASSERSTEIN: 0.1,
-    Statistic.NULL_RATE: 0.05,
+    Statistic.NULL_RATE: 0.01,
     Statistic.SCHEMA: 0.0,
 }
 
@@ -173,7 +173,7 @@ class StatisticThresholds(SpecModel):
         description="Wasserstein distance normalised by the reference standard deviation (numeric only). Built-in 0.1.",
     )
     null_rate: float | None = Field(
-        None, ge=0, le=1, description="Increase of the null fraction over the reference, 0-1. Built-in 0.05."
+        None, ge=0, le=1, description="Increase of the null fraction over the reference, 0-1. Built-in 0.01 (a 1% to 5% jump is drift)."
     )
     schema_: float | None = Field(
         None,

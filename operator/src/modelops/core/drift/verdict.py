@@ -10,8 +10,8 @@ Owns the engine's vocabulary and defaults:
   which run on every feature unless ``own_checks`` is off, together with ``nullRate``: they catch
   what a distance misses (a null rate from 1% to 5%, a new category at 0.5% move PSI by about
   0.02, far under 0.2);
-- ``DEFAULT_THRESHOLDS``: the API's built-ins, except nullRate at 0.01 (the API's 0.05 would let
-  a 1% → 5% null spike pass) — a caller passes the thresholds a user SET; unset ones use these;
+- ``DEFAULT_THRESHOLDS``: the API's built-ins (nullRate 0.01: a 1% → 5% null spike is drift) —
+  a caller passes the thresholds a user SET; unset ones use these;
 - ``ks`` and ``wasserstein`` apply to numeric features only: on a categorical one the result is
   ``notApplicable`` (never silently dropped).
 
