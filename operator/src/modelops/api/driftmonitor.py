@@ -173,7 +173,8 @@ class StatisticThresholds(SpecModel):
         description="Wasserstein distance normalised by the reference standard deviation (numeric only). Built-in 0.1.",
     )
     null_rate: float | None = Field(
-        None, ge=0, le=1, description="Increase of the null fraction over the reference, 0-1. Built-in 0.01 (a 1% to 5% jump is drift)."
+        None, ge=0, le=1,
+        description="Increase of the null fraction over the reference, 0-1. Built-in 0.01 (a 1% to 5% jump is drift).",
     )
     schema_: float | None = Field(
         None,

@@ -43,6 +43,7 @@ from modelops.reconcilers.rollout import RolloutReconciler
 from modelops.reconcilers.serving import ServingReconciler
 from modelops.reconcilers.store import Store
 from modelops.reconcilers.training import TrainingReconciler
+from modelops.reconcilers.trimming import trim_when_idle
 from modelops.reconcilers.view import ClusterView, model_indexes, monitor_indexes, retrain_indexes
 from modelops.registry.mlflow import MLflowClient
 
@@ -71,6 +72,7 @@ def _owners(body: Mapping[str, Any], kind: str) -> list[str]:
 
 class Runtime:
     def __init__(self, session: KubeSession, mlflow: MLflowClient | None, config: OperatorConfig) -> None:
+        self._trimmer: asyncio.Task[None] | None = None
         stores = {
             (API_VERSION, "TrainingRun"): Store("TrainingRun", indexes=retrain_indexes()),
             (API_VERSION, "ModelVersion"): Store("ModelVersion", indexes=model_indexes()),
@@ -126,10 +128,18 @@ class Runtime:
     def start(self) -> None:
         for queue in self.queues.values():
             queue.start()
+        self._trimmer = asyncio.create_task(trim_when_idle(self._progress), name="trim-when-idle")
 
     async def stop(self) -> None:
+        if self._trimmer is not None:
+            self._trimmer.cancel()
         await asyncio.gather(*(queue.stop() for queue in self.queues.values()))
         await self.rollouts.close()
+
+    def _progress(self) -> tuple[int, bool]:
+        """Reconciles run so far by every queue, and whether any has work queued or running."""
+        queues = self.queues.values()
+        return sum(queue.stats.reconciles for queue in queues), any(len(queue) for queue in queues)
 
     # -- watch events --------------------------------------------------------------------------------
 
