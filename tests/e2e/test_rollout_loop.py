@@ -7,10 +7,15 @@ played is KServe's controller (its status writes) and the gateway (the load driv
 route's weights).
 
 1. A good candidate goes shadow → canary → A/B → full and becomes ``champion`` in MLflow.
+2. A bad candidate (trained on 40% flipped labels) is rolled back at the first step that can see
+   it — the shadow step, where its mirrored predictions diverge from the champion's — with the
+   failing measurement in status, an MLflow tag on it, and no request ever served by it.
 3. An SRE patches ``spec.target`` back in the middle of a canary: the route is 100% on the
    champion within a second, and no step is replayed.
 
-And readiness is the model server's own: a model that does not load is KServe's FailedToLoad.
+And the kserve router on real predictors: the shared InferenceService's main predictor and canary,
+each a real model server, split by its ``trafficPercent``; and readiness is the model server's own:
+a model that does not load is KServe's FailedToLoad.
 """
 
 from __future__ import annotations
@@ -42,9 +47,10 @@ LOOP_STEPS: list[dict[str, Any]] = [
 ]
 
 
-def _two_versions(loop: Loop, models: Models, model: str) -> tuple[str, str]:
-    v1 = loop.model_version(f"{model}-v1", model, "1", models.weak)
-    v2 = loop.model_version(f"{model}-v2", model, "2", models.good)
+def _two_versions(loop: Loop, models: Models, model: str, *, better: bool = True) -> tuple[str, str]:
+    """v1 (the champion) and v2: v2 the good model and v1 the weak one, or the other way round."""
+    v1 = loop.model_version(f"{model}-v1", model, "1", models.weak if better else models.good)
+    v2 = loop.model_version(f"{model}-v2", model, "2", models.good if better else models.weak)
     loop.wait_ready(v1)
     loop.wait_ready(v2)
     return v1, v2
@@ -94,6 +100,36 @@ def test_a_good_candidate_goes_shadow_canary_ab_full_and_becomes_champion(
     assert f"stage       {model}/canary-25" in answer.stdout, answer.stdout
 
 
+def test_a_bad_candidate_is_rolled_back_at_the_shadow_step_that_sees_it(
+        loop: Loop, trained_models: Models, mlflow: MlflowClient) -> None:
+    env, model = loop.env, unique("cancer")
+    v1, v2 = _two_versions(loop, trained_models, model, better=False)
+    divergence = {"name": "prediction-divergence", "builtin": "predictionDivergence", "max": 0.3, "minSamples": 100}
+    analysis = {**ANALYSIS, "checks": [*ANALYSIS["checks"], divergence]}
+    env.rollout(model, model, v1, gateway(model), LOOP_STEPS, analysis=analysis)
+    env.wait_promoted(model, v1)
+    driver = loop.load(model, rate=24)
+    wait_for(lambda: _served(driver, f"{v1}-predictor") >= 20, 30, f"requests answered by {v1}")
+    env.patch(model, {"target": v2})
+    try:
+        rolled = env.wait_phase(model, "RolledBack", timeout=120)
+    finally:
+        driver.stop()
+
+    assert started_steps(rolled) == ["shadow"]  # seen at the first step: nothing served by v2
+    assert rolled["stable"] == v1 and rolled["traffic"] == {"stable": 100, "candidate": 0, "mirror": 0}
+    assert driver.stats[f"{v2}-predictor:mirrored:200"] > 0 and _served(driver, f"{v2}-predictor") == 0
+    failed = [m for m in rolled["analysis"]["measurements"] if m["verdict"] == "Failed"]
+    assert failed and failed[-1]["check"] == "prediction-divergence" and failed[-1]["value"] > 0.3, failed
+    entry = next(h for h in rolled["history"] if h["to"] == "RolledBack")
+    assert entry["reason"] == "AnalysisFailed" and "prediction-divergence" in entry["message"]
+    version = env.mv(v2)["status"]["registry"]["version"]
+    tags = wait_for(lambda: (t := mlflow.get_model_version(model, version).tags).get("modelops.rollout.outcome")
+                    and t, 30, "the failure tag on v2")
+    assert tags["modelops.rollout.outcome"] == "RolledBack"
+    assert alias_version(mlflow, model, "champion") == env.mv(v1)["status"]["registry"]["version"]
+
+
 def test_an_sre_patches_the_target_back_mid_canary_and_nothing_is_replayed(
         loop: Loop, trained_models: Models, mlflow: MlflowClient) -> None:
     env, model = loop.env, unique("cancer")
@@ -139,3 +175,28 @@ def test_a_model_that_fails_to_load_is_reported_as_kserve_reports_it(loop: Loop,
     assert isvc is not None
     assert isvc["status"]["modelStatus"]["states"]["activeModelState"] == "FailedToLoad"
     assert loop.player.endpoint(f"{name}-predictor") is None
+
+
+def test_the_kserve_router_splits_real_calls_between_its_predictors(loop: Loop, trained_models: Models,
+                                                                   mlflow: MlflowClient) -> None:
+    env, model = loop.env, unique("churn")
+    v1 = loop.model_version(f"{model}-v1", model, "1", trained_models.weak, mode="Standard")
+    v2 = loop.model_version(f"{model}-v2", model, "2", trained_models.good, mode="Standard")
+    steps = [{"name": "canary-50", "canary": {"weight": 50, "duration": "6s"}}, {"name": "full", "full": {}}]
+    env.rollout(model, model, v1, {"kserve": {"inferenceService": model}}, steps, analysis=ANALYSIS)
+    env.wait_promoted(model, v1, timeout=120)
+    driver = loop.load(model, rate=20)
+    wait_for(lambda: sum(n for key, n in driver.stats.items() if key.endswith(":served:200")) >= 20, 60,
+             "calls answered through the shared InferenceService")
+    env.patch(model, {"target": v2})
+    try:
+        status = env.wait_promoted(model, v2, timeout=180)
+    finally:
+        driver.stop()
+    assert started_steps(status) == ["canary-50", "full"]
+    halves = [split.percents() for split in driver.splits if len(split.percents()) == 2]
+    assert halves and all(sorted(p.values()) == [50.0, 50.0] for p in halves), driver.splits
+    answered = {key.split(":")[0] for key, n in driver.stats.items() if key.endswith(":served:200") and n}
+    assert len(answered) >= 2 and all(s.startswith(f"{model}-") for s in answered), driver.stats
+    wait_for(lambda: alias_version(mlflow, model, "champion") == env.mv(v2)["status"]["registry"]["version"], 30,
+             "alias champion on v2")

@@ -81,7 +81,8 @@ class Loop:
         self._thread.start()
         self.drivers: list[LoadDriver] = []
 
-    def model_version(self, name: str, model: str, version: str, model_run: Trained | RunInfo) -> str:
+    def model_version(self, name: str, model: str, version: str, model_run: Trained | RunInfo,
+                      mode: str | None = None) -> str:
         """Register the run's model in MLflow (as a TrainingRun does: MLflow's own artifact URI, the run
         linked), then the ModelVersion serving the same bytes by their file:// URI, which adopts that
         registry version through the run."""
@@ -97,7 +98,8 @@ class Loop:
         apply(self.env.dyn, {
             "apiVersion": API, "kind": "ModelVersion", "metadata": {"name": name},
             "spec": {"model": model, "version": version, "artifact": {"storageUri": uri, "format": "sklearn"},
-                     "lineage": {"mlflowRunId": model_run.run_id}, "serving": {"minReplicas": 1}},
+                     "lineage": {"mlflowRunId": model_run.run_id},
+                     "serving": {"minReplicas": 1, **({"deploymentMode": mode} if mode else {})}},
         }, self.env.namespace)
         return name
 
