@@ -41,6 +41,7 @@ from modelops.core.rollout.following import AliasReading, effective_target
 from modelops.core.rollout.history import spec_actor
 from modelops.core.rollout.machine import RolloutObservation, StepAnalysis, VersionState, plan
 from modelops.core.rollout.traffic import ALL_STABLE, Split
+from modelops.core.serving.inference import inference_service_name
 from modelops.k8s.errors import KubeError
 from modelops.k8s.session import KubeSession
 from modelops.reconcilers import aliasing, routing
@@ -51,6 +52,7 @@ from modelops.reconcilers.view import ClusterView
 from modelops.registry.mlflow import MLflowClient
 from modelops.routers.choosing import router_for
 from modelops.routers.interface import RouteTarget, TrafficRouter
+from modelops.routers.kserve import predictor_readiness
 
 KIND = "Rollout"
 MODEL_VERSION = "ModelVersion"
@@ -208,7 +210,7 @@ class RolloutReconciler(Cycle):
             generation=meta.get("generation"),
             spec=body.get("spec"),
             status=status,
-            versions={name: VersionState.of(mv) for name, mv in versions.items()},
+            versions=_states(versions, router, current),
             analysis=analysis,
             router_split=router_split,
             spec_actor=spec_actor(meta.get("managedFields")),
@@ -242,6 +244,20 @@ class RolloutReconciler(Cycle):
             target = routing.route_target(body, spec.model, Route(stable, None, ALL_STABLE), versions, self.config,
                                           warm)
             await routing.release(self.session, self.view, router, target)
+
+
+def _states(versions: Mapping[str, dict[str, Any] | None], router: TrafficRouter | None,
+            current: Mapping[str, Any] | None) -> dict[str, VersionState]:
+    """What the plan knows of each version. Under a router that deploys the versions itself (kserve),
+    a version is Ready only once that object reports its predictor Ready: the ModelVersion's own
+    status may still say Ready from its own InferenceService, which it is about to give up (the
+    ModelVersion reconciler follows a reconcile later), and a canary weighted before its predictor
+    answers would get traffic nobody serves."""
+    states = {name: VersionState.of(mv) for name, mv in versions.items()}
+    if router is None or not router.deploys_backends:
+        return states
+    return {name: replace(state, ready=state.ready and predictor_readiness(current, inference_service_name(name))[0])
+            for name, state in states.items()}
 
 
 def _parse(body: Mapping[str, Any]) -> RolloutSpec | None:
