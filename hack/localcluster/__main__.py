@@ -15,6 +15,9 @@
 - ``serve -n NS [--bad MV ...] [--better MV ...] [--rate 400]``: next to ``dev``, play KServe's
   status writes, the gateway/mesh and the model servers for every Rollout in NS, their metrics
   scraped by ``dev``'s Prometheus, until Ctrl-C (see serving.py); one line per change.
+- ``serve --real -n NS [--rate 20] [--shift 0]``: the same on real parts (live_serving.py): a real
+  KServe model server behind KServe's agent for every predictor, logging to ``dev``'s sink, and real
+  load on every Rollout's route with labels posted to the sink.
 """
 
 from __future__ import annotations
@@ -59,9 +62,15 @@ def main(argv: list[str] | None = None) -> int:
                        help="versions half of whose requests fail")
     serve.add_argument("--better", action="extend", nargs="+", default=[], metavar="MODELVERSION",
                        help="versions that convert 3x better in an A/B test")
-    serve.add_argument("--rate", type=float, default=400.0, help="requests a second per Rollout (default 400)")
-    serve.set_defaults(func=lambda args: _serve(args.directory, args.namespace, bad=args.bad, better=args.better,
-                                                rate=args.rate))
+    serve.add_argument("--rate", type=float, default=None,
+                       help="requests a second per Rollout (default 400; 20 with --real)")
+    serve.add_argument("--real", action="store_true",
+                       help="real model servers behind KServe's agent and real load (live_serving.py)")
+    serve.add_argument("--shift", type=float, default=0.0, help="with --real: shift inputs by N std devs")
+    serve.set_defaults(func=lambda args: _serve_real(args.directory, args.namespace, rate=args.rate or 20.0,
+                                                     shift=args.shift) if args.real else
+                       _serve(args.directory, args.namespace, bad=args.bad, better=args.better,
+                              rate=args.rate or 400.0))
     args = parser.parse_args(argv)
     args.directory = args.dir or default_directory()
     if args.command == "run" and not [c for c in args.cmd if c != "--"]:
@@ -144,6 +153,7 @@ def _train(args: argparse.Namespace) -> int:
 def _dev(directory: Path) -> int:
     import yaml
 
+    from localcluster.live_serving import record_live
     from localcluster.logsink_server import LogSinkServer
     from localcluster.mlflow_server import MLflowServer
     from localcluster.operator_config import operator_config
@@ -165,6 +175,7 @@ def _dev(directory: Path) -> int:
                           env={"KUBECONFIG": str(cluster.kubeconfig)}) as logsink:
         try:
             record_dev_ports(directory, prometheus.url, exporter_ports)
+            record_live(record, mlflow_url=mlflow.url, artifact_root=mlflow.artifact_root, log_sink_url=logsink.url)
             prometheus.add_target(logsink.host_port)
             config_path = directory / "operator-config.yaml"
             config_path.write_text(yaml.safe_dump(operator_config(mlflow.url, prometheus_url=prometheus.url,
@@ -190,6 +201,9 @@ prediction-log sink at {logsink.url}, store {logsink.store} (modelops trace --st
   # play KServe, the gateway and the model servers for demo's Rollouts (Ctrl-C stops it); example
   # 04's steps last over an hour as written (the README applies it with a short clock):
   {localcluster} serve -n demo --better fraud-detector-v3 --rate 1000
+  # or on real parts: a KServe model server behind KServe's agent for every ModelVersion whose
+  # artifact is here (a TrainingRun's), real load on each Rollout's route, labels to the sink:
+  #   {localcluster} serve --real -n demo --rate 20
   kubectl patch mro -n demo fraud-detector --type merge -p '{{"spec":{{"target":"fraud-detector-v3"}}}}'
   kubectl get mro -n demo -w
 
@@ -263,6 +277,42 @@ def _serve(directory: Path, namespace: str, *, bad: list[str], better: list[str]
         pass
     finally:
         exporter.close()
+        api.close()
+    print("stopped", flush=True)
+    return 0
+
+
+def _serve_real(directory: Path, namespace: str, *, rate: float, shift: float) -> int:
+    import threading
+    import time
+
+    from kubernetes import config, dynamic
+
+    from localcluster.live_serving import LiveServing, read_live
+    from localcluster.serving import DEV_RECORD
+
+    state = ClusterState.load(directory)
+    live = read_live(directory / DEV_RECORD)
+    if state is None or live is None:
+        print(f"no `dev` recorded in {directory}: start `make dev` first", file=sys.stderr)
+        return 1
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, interrupted)
+    api = config.new_client_from_config(config_file=state.kubeconfig)
+    print(f"serving namespace {namespace} on real model servers, logging to {live['logSink']}; Ctrl-C stops",
+          flush=True)
+    try:
+        with LiveServing(dynamic.DynamicClient(api), namespace, directory / "served" / namespace, live, rate=rate,
+                         shift=shift, out=lambda line: print(f"{time.strftime('%H:%M:%S')} {line}",
+                                                             flush=True)) as serving:
+            serving.run(threading.Event())
+    except KeyboardInterrupt:
+        pass
+    finally:
         api.close()
     print("stopped", flush=True)
     return 0

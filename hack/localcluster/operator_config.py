@@ -17,7 +17,8 @@ from localcluster.nodepools import OUTCOME_LABEL, POOL_LABEL, POOLS
 
 def operator_config(mlflow_url: str, *, hold_training_pods: bool = True, pending_timeout: str = "2m",
                     log_sink_url: str | None = None, prometheus_url: str | None = None,
-                    query_timeout: str = "5s", mlflow_artifacts: str | None = None) -> dict[str, Any]:
+                    query_timeout: str = "5s", mlflow_artifacts: str | None = None,
+                    alias_poll_interval: str | None = None) -> dict[str, Any]:
     training: dict[str, Any] = {"pendingTimeout": pending_timeout}
     if hold_training_pods:
         training["podLabels"] = {OUTCOME_LABEL: "hold"}
@@ -34,7 +35,8 @@ def operator_config(mlflow_url: str, *, hold_training_pods: bool = True, pending
         },
         "defaultNodePool": "cpu",
         "mlflow": {"trackingUri": mlflow_url,
-                   **({"artifactsDestination": mlflow_artifacts} if mlflow_artifacts else {})},
+                   **({"artifactsDestination": mlflow_artifacts} if mlflow_artifacts else {}),
+                   **({"aliasPollInterval": alias_poll_interval} if alias_poll_interval else {})},
         "training": training,
         "serving": {"logSinkUrl": log_sink_url} if log_sink_url else {},
         "analysis": {"prometheusUrl": prometheus_url, "queryTimeout": query_timeout} if prometheus_url else {},

@@ -6,9 +6,6 @@ request id and by the loan id alone, down to the training data version, code com
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +15,7 @@ from kubernetes import dynamic
 from localcluster.cluster import LocalCluster
 from localcluster.kserve_logger import Call
 from localcluster.logsink_server import LogSinkServer
-from tests.support.logsink import call_events, post_all, rows_by_id
+from tests.support.logsink import call_events, post_all, rows_by_id, trace
 
 LINEAGE = {
     "trainingRun": "fraud-train-2026-08-01",
@@ -41,16 +38,6 @@ def modelversion(name: str) -> dict[str, object]:
             "serving": {"enabled": False},
         },
     }
-
-
-def trace(cluster: LocalCluster, *args: str, plugin: bool = False,
-          store: Path | None = None) -> subprocess.CompletedProcess[str]:
-    command = [str(Path(sys.executable).parent / "kubectl-modelops")] if plugin else \
-        [sys.executable, "-m", "modelops.cli.main"]
-    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
-    if store is not None:
-        env["MODELOPS_LOGSINK_STORE"] = str(store)
-    return subprocess.run([*command, "trace", *args], capture_output=True, text=True, timeout=120, env=env)
 
 
 def test_trace_a_90_day_old_decision_to_its_training_data(tmp_path: Path, cluster: LocalCluster,

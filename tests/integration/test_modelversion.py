@@ -30,7 +30,7 @@ def env(serving_env: Env) -> Env:
 
 
 def test_cpu_example_is_registered_served_and_follows_isvc_status(
-    env: Env, mlflow: MlflowClient, operator: OperatorProcess
+    env: Env, mlflow: MlflowClient, operator: OperatorProcess, sink_port: int
 ) -> None:
     doc = example("02-modelversion-cpu.yaml", "ModelVersion")
     model = unique("churn")
@@ -47,7 +47,7 @@ def test_cpu_example_is_registered_served_and_follows_isvc_status(
     assert predictor["model"]["storageUri"] == doc["spec"]["artifact"]["storageUri"]
     assert predictor["model"]["modelFormat"]["name"] == doc["spec"]["artifact"]["format"]
     assert predictor["nodeSelector"] == {"modelops.io/pool": "cpu"}
-    assert predictor["logger"]["url"] == "http://logsink.modelops.test:8080"
+    assert predictor["logger"]["url"] == f"http://127.0.0.1:{sink_port}"
     assert set(predictor["logger"]["metadataAnnotations"]) <= set(isvc["metadata"]["annotations"])
     assert isvc["metadata"]["annotations"]["modelops.io/modelversion"] == name
     assert isvc["metadata"]["annotations"]["modelops.io/version"] == doc["spec"]["version"]

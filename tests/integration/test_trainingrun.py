@@ -33,6 +33,7 @@ def test_example_run_on_gpu_pool_is_tracked_gated_and_registered(
 ) -> None:
     model = unique("fraud")
     doc = example_training_run(model)
+    doc["spec"].setdefault("register", {})["alias"] = "challenger"  # for a Rollout's spec.targetFrom
     name, spec = doc["metadata"]["name"], doc["spec"]
     apply(env.dyn, doc, env.namespace)
 
@@ -94,6 +95,9 @@ def test_example_run_on_gpu_pool_is_tracked_gated_and_registered(
     assert mv["spec"]["serving"]["nodePool"] == "gpu-a100" and mv["spec"]["serving"]["resources"]["gpus"] == 1
     assert mv["spec"]["metrics"]["auc"] == status["metrics"]["auc"]
     assert mlflow.get_model_version(model, versions[0].version).tags["modelops.io/modelversion"] == mv_name
+    # register.alias: the alias names the new version once its ModelVersion exists.
+    assert wait_for(lambda: str(mlflow.get_model_version_by_alias(model, "challenger").version), 30,
+                    "alias challenger") == str(versions[0].version)
     reasons = {e.reason for e in env.events(name)}
     assert {"JobCreated", "Running", "Registered"} <= reasons
     assert [e.message for e in env.events(name) if e.type == "Warning"] == []

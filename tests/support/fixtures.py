@@ -27,6 +27,7 @@ from tests.support.kube import scratch_namespace
 from tests.support.mlflow_fixtures import mlflow_server  # noqa: F401
 from tests.support.operator import OperatorProcess
 from tests.support.prometheus_fixtures import exporter_ports, metrics_exporter, prometheus_server  # noqa: F401
+from tests.support.serving_loop import log_sink, loop, sink_port, trained_models  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -89,16 +90,21 @@ def serving_env(dyn: dynamic.DynamicClient, api: client.ApiClient, namespace: st
 
 # Training Pods are held Running (our kwok stage) until a test, playing the container, relabels
 # them; a short pendingTimeout lets the capacity test see the Unschedulable condition quickly; a
-# short query timeout lets the analysis tests see a stopped Prometheus as Error measurements fast.
+# short query timeout lets the analysis tests see a stopped Prometheus as Error measurements fast; a
+# 2-second alias poll lets the targetFrom tests see an alias move without waiting 30 s.
+# The InferenceServices' logger points at the port the e2e tier's log sink listens on (``log_sink``,
+# started only by the tests that serve real models; Prometheus scrapes that port from the start).
 @pytest.fixture(scope="session")
 def operator(cluster: LocalCluster, mlflow_server: MLflowServer,  # noqa: F811
              prometheus_server: PrometheusServer,  # noqa: F811
+             sink_port: int,  # noqa: F811
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
     process = OperatorProcess(cluster, tmp_path_factory.mktemp("operator") / "operator.log",
                               operator_config(mlflow_server.url, pending_timeout="3s",
                                               mlflow_artifacts=mlflow_server.artifact_root.as_uri(),
-                                              log_sink_url="http://logsink.modelops.test:8080",
-                                              prometheus_url=prometheus_server.url, query_timeout="2s"))
+                                              log_sink_url=f"http://127.0.0.1:{sink_port}",
+                                              prometheus_url=prometheus_server.url, query_timeout="2s",
+                                              alias_poll_interval="2s"))
     process.start()
     yield process
     process.stop()

@@ -4,6 +4,9 @@ and reading the store back with pyarrow (as any consumer of the store would)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 import uuid
@@ -17,6 +20,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import yaml
 
+from localcluster.cluster import LocalCluster
 from localcluster.kserve_logger import Call, Message, messages
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "kserve_logger_v0.20.0.yaml"
@@ -101,3 +105,15 @@ def metric_value(exposition: str, name: str, **labels: str) -> float:
 def scrape(url: str) -> str:
     with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
         return response.read().decode()
+
+
+def trace(cluster: LocalCluster, *args: str, plugin: bool = False,
+          store: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``modelops trace ARGS`` (or ``kubectl-modelops trace``) against the local cluster, the sink's store
+    named by ``MODELOPS_LOGSINK_STORE``."""
+    command = [str(Path(sys.executable).parent / "kubectl-modelops")] if plugin else \
+        [sys.executable, "-m", "modelops.cli.main"]
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+    if store is not None:
+        env["MODELOPS_LOGSINK_STORE"] = str(store)
+    return subprocess.run([*command, "trace", *args], capture_output=True, text=True, timeout=120, env=env)

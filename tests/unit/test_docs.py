@@ -17,9 +17,9 @@ OPERATIONS = REPO / "docs" / "operations.md"
 SOURCES = [REPO / "operator" / "src" / "modelops" / part for part in ("core", "reconcilers", "handlers")]
 # CamelCase literals in those sources that are not reasons: kinds, class names, and words of the
 # Kubernetes and KServe APIs the code compares against.
-NOT_REASONS = {"DriftMonitor", "InferenceService", "ModelVersion", "TrainingRun", "RolloutDecision",
+NOT_REASONS = {"DriftMonitor", "InferenceService", "ModelVersion", "TrainingRun", "VirtualService", "RolloutDecision",
                "RolloutObservation", "StepAnalysis", "StepRef", "VersionState", "PauseStep", "RuntimeDefault",
-               "PodScheduled", "FailedToLoad", "AlreadyExists", "VirtualService"}
+               "PodScheduled", "FailedToLoad", "AlreadyExists"}
 ONE_WORD_REASONS = {"Valid", "Ready", "Synced", "Resolved", "Registered", "Running", "Evaluating", "Succeeded",
                     "Rejected", "Retired", "Promoted", "Aborted", "Approved", "Resumed", "Unschedulable", "Scheduled"}
 

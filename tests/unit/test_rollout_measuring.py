@@ -155,6 +155,22 @@ def test_the_sample_ratio_is_tested_against_the_served_split_only_without_mirror
     assert canary is not None and canary.srm == Split(80, 20) and canary.srm_elapsed == timedelta(seconds=10)
 
 
+def test_the_sample_ratio_counts_from_when_the_candidate_became_ready() -> None:
+    """A candidate deployed only once its step began (the kserve router) had no weight before it was
+    Ready: the stable's requests of that time are no mismatch."""
+    rollout = Rollout(spec_of([{"canary": {"weight": 50, "duration": "1m"}}], CHECKS))
+    rollout.status = {**rollout.status, "traffic": {"stable": 50, "candidate": 50, "mirror": 0}}
+    started = rollout.status["stepStartedAt"]
+    became_ready = (NOW + timedelta(seconds=15)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    conditions = [c for c in rollout.status.get("conditions") or [] if c["type"] != "CandidateReady"]
+    rollout.status["conditions"] = [*conditions, {"type": "CandidateReady", "status": "True",
+                                                  "lastTransitionTime": became_ready, "reason": "Ready"}]
+    assert due(rollout.model, rollout.status, seconds(30)).srm is None  # type: ignore[union-attr]
+    late = due(rollout.model, rollout.status, seconds(40))
+    assert late is not None and late.srm == Split(50, 50) and late.srm_elapsed == timedelta(seconds=15)
+    assert started <= became_ready
+
+
 def test_default_window_is_the_interval_but_at_least_a_minute() -> None:
     assert window_of(RolloutSpec.model_validate(spec_of([{"full": {}}], CHECKS))) == timedelta(seconds=30)
     body = spec_of([{"full": {}}], CHECKS)

@@ -43,6 +43,13 @@ class MLflowSettings(SpecModel):
             "be served (an ArtifactNotFetchable condition says so)."
         ),
     )
+    alias_poll_interval: Duration = Field(
+        "30s",
+        description=(
+            "How often a Rollout with spec.targetFrom reads its alias from the registry (ModelVersion events also "
+            "wake it). Default 30s."
+        ),
+    )
 
 
 class TrainingSettings(SpecModel):

@@ -19,7 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from modelops.api.analysis import Analysis
 from modelops.api.common import (
@@ -50,6 +50,25 @@ RetryToken = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[A-Za-
 """A retry token: letters, digits and - _ . : (an RFC 3339 time fits)."""
 
 MODEL_IMMUTABLE = "spec.model is immutable: a Rollout drives one model; create a new Rollout for another"
+TARGET_MESSAGE = "give spec.target, spec.targetFrom or both (spec.target, when set, pins the version and wins)"
+# MLflow's alias rule (mlflow/utils/validation.py): letters, digits, _ and -, not "latest" or v<N>.
+ALIAS_PATTERN = r"^[A-Za-z0-9_-]+$"
+
+
+class TargetFrom(SpecModel):
+    """Follow the MLflow Model Registry: the version an alias of spec.model names should serve."""
+
+    alias: str = Field(
+        min_length=1,
+        max_length=255,
+        pattern=ALIAS_PATTERN,
+        description=(
+            "MLflow alias of spec.model to follow, e.g. challenger. When it moves to a registry version that a "
+            "ModelVersion of this namespace records (status.registry), that ModelVersion becomes the target and its "
+            "steps start; the version followed is recorded in status.followed, never written to spec. While the "
+            "alias names nothing (or MLflow cannot be reached) the last followed version stays the target."
+        ),
+    )
 
 
 # -------------------------------------------------------------------------------------- spec
@@ -59,6 +78,10 @@ class RolloutSpec(SpecModel):
     """Which ModelVersion should serve the model, and how traffic moves to it. Patch spec.target
     back to a warm version to roll back at once; set abort: true to return all traffic to stable."""
 
+    model_config = ConfigDict(
+        json_schema_extra=validations(cel("has(self.target) || has(self.targetFrom)", TARGET_MESSAGE))
+    )
+
     model: LabelValue = Field(
         description=(
             "Registered model name in MLflow, e.g. fraud-detector. One Rollout drives a model: when several name the "
@@ -67,11 +90,21 @@ class RolloutSpec(SpecModel):
         ),
         json_schema_extra=validations(cel("self == oldSelf", MODEL_IMMUTABLE)),
     )
-    target: Name = Field(
+    target: Name | None = Field(
+        None,
         description=(
             "Name of the ModelVersion that should serve. Changing it to a new version starts the steps; "
-            "changing it to the champion or a warm previous version rolls back at once, without steps."
-        )
+            "changing it to the champion or a warm previous version rolls back at once, without steps. When set "
+            "it pins the version and wins over targetFrom."
+        ),
+    )
+    target_from: TargetFrom | None = Field(
+        None,
+        alias="targetFrom",
+        description=(
+            "Follow an MLflow registry alias instead of naming a version, e.g. {alias: challenger}: a new "
+            "registered version starts its steps without a YAML edit. spec.target, when set, wins."
+        ),
     )
     traffic_routing: TrafficRouting = Field(description="The router: exactly one of gatewayAPI, istio, kserve.")
     steps: list[Step] = Field(
@@ -138,6 +171,12 @@ class RolloutSpec(SpecModel):
     def _approved(cls, value: list[str]) -> list[str]:
         require_unique(value, "", "spec.approved")
         return value
+
+    @model_validator(mode="after")
+    def _a_target(self) -> RolloutSpec:
+        if self.target is None and self.target_from is None:
+            raise ValueError(TARGET_MESSAGE)
+        return self
 
 
 # ------------------------------------------------------------------------------------ status
@@ -277,6 +316,18 @@ class RegistrySync(StatusModel):
     )
 
 
+class Followed(StatusModel):
+    """The registry version spec.targetFrom follows, as last read from MLflow."""
+
+    alias: str | None = Field(None, max_length=255, description="The alias followed, e.g. challenger.")
+    version: str | None = Field(None, max_length=64, description="The MLflow registry version it named.")
+    model_version: Name | None = Field(None, description="The ModelVersion that records that registry version.")
+    since: datetime | None = Field(None, description="When the operator first saw the alias on that version.")
+    message: Text | None = Field(
+        None, description="Why the alias is not followed further, e.g. it names a version no ModelVersion records."
+    )
+
+
 class RolloutStatus(ObjectStatus):
     """Observed state of the rollout, written only by the operator."""
 
@@ -330,6 +381,9 @@ class RolloutStatus(ObjectStatus):
         None, max_length=320, description="The object the router manages, e.g. HTTPRoute/fraud-detector."
     )
     registry: RegistrySync | None = Field(None, description="What the MLflow Model Registry has been told.")
+    followed: Followed | None = Field(
+        None, description="The version spec.targetFrom follows (the target while spec.target is not set)."
+    )
     history: list[HistoryEntry] = Field(
         default_factory=list, max_length=100, description="Transitions, oldest first; the last 100 are kept."
     )
@@ -352,6 +406,7 @@ class Rollout(Resource):
         {"name": "Stable%", "type": "integer", "jsonPath": ".status.traffic.stable", "priority": 1},
         {"name": "Mirror%", "type": "integer", "jsonPath": ".status.traffic.mirror", "priority": 1},
         {"name": "Target", "type": "string", "jsonPath": ".spec.target", "priority": 1},
+        {"name": "Followed", "type": "string", "jsonPath": ".status.followed.modelVersion", "priority": 1},
         {"name": "Message", "type": "string", "jsonPath": ".status.message", "priority": 1},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     )

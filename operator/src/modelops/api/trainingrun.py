@@ -122,6 +122,16 @@ class RegisterSpec(SpecModel):
     runtime: str | None = Field(
         None, min_length=1, max_length=253, description="KServe ServingRuntime to use. Absent: KServe picks one."
     )
+    alias: str | None = Field(
+        None,
+        min_length=1,
+        max_length=255,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description=(
+            "MLflow alias to point at the registered version once its ModelVersion exists, e.g. challenger: a "
+            "Rollout whose spec.targetFrom follows that alias then rolls it out without a YAML edit."
+        ),
+    )
 
 
 class TrainingRunSpec(SpecModel):

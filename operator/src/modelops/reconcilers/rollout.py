@@ -37,19 +37,23 @@ from modelops.core.acceptance import parse_spec
 from modelops.core.ownership import Contender, Owner, claim
 from modelops.core.rollout import aliases, measuring
 from modelops.core.rollout.actions import Route
+from modelops.core.rollout.following import AliasReading, effective_target
 from modelops.core.rollout.history import spec_actor
 from modelops.core.rollout.machine import RolloutObservation, StepAnalysis, VersionState, plan
 from modelops.core.rollout.traffic import ALL_STABLE, Split
+from modelops.core.serving.inference import inference_service_name
 from modelops.k8s.errors import KubeError
 from modelops.k8s.session import KubeSession
 from modelops.metrics import rollouts as rollout_metrics
 from modelops.reconcilers import aliasing, routing
 from modelops.reconcilers.cycle import Cycle, Outcome, as_rejection
+from modelops.reconcilers.following import AliasFollower
 from modelops.reconcilers.querying import Measurer
 from modelops.reconcilers.view import ClusterView
 from modelops.registry.mlflow import MLflowClient
 from modelops.routers.choosing import router_for
 from modelops.routers.interface import RouteTarget, TrafficRouter
+from modelops.routers.kserve import predictor_readiness
 
 KIND = "Rollout"
 MODEL_VERSION = "ModelVersion"
@@ -66,10 +70,15 @@ class RolloutReconciler(Cycle):
                  contenders: Callable[[str], Iterable[Contender]] | None = None) -> None:
         super().__init__(session, mlflow, config, view)
         self.measurer = Measurer(config.analysis)
+        self.follower = AliasFollower(mlflow, config, self.view)
         self._contenders = contenders or (lambda model: ())
 
     async def close(self) -> None:
         await self.measurer.close()
+
+    def forget(self, namespace: str, name: str) -> None:
+        super().forget(namespace, name)
+        self.follower.forget(namespace, name)
 
     async def _reconcile(self, body: dict[str, Any], interrupt: asyncio.Event | None) -> Outcome | None:
         spec = _parse(body)
@@ -82,11 +91,14 @@ class RolloutReconciler(Cycle):
         meta = body["metadata"]
         namespace = meta["namespace"]
         router = router_for(spec) if spec is not None else None
-        # The reads are independent (and served from the stores): issued together.
-        versions, current = await asyncio.gather(self._versions(namespace, body, spec),
-                                                 self._route_object(namespace, router))
         now = datetime.now(UTC)
-        observation = self._observe(body, spec, router, current, versions, analysis)
+        # spec.targetFrom: the alias as MLflow names it (read only when following, and not often).
+        reading = await self.follower.read(namespace, meta["name"], spec)
+        target_name = self._target(body, spec, reading, now)
+        # The reads are independent (and served from the stores): issued together.
+        versions, current = await asyncio.gather(self._versions(namespace, body, target_name),
+                                                 self._route_object(namespace, router))
+        observation = self._observe(body, spec, router, current, versions, analysis, target_name, reading)
         decision = plan(observation, now)
         if router is not None and spec is not None and not decision.refused and decision.route is not None:
             target = routing.route_target(body, spec.model, decision.route, versions, self.config,
@@ -107,11 +119,16 @@ class RolloutReconciler(Cycle):
             outcome = None
             if self.mlflow is not None:
                 outcome = await aliasing.sync(self.mlflow, spec.model, status, decision.version_tags, versions)
+                if reading is not None and reading.error is not None:
+                    problem = f"reading alias {reading.alias} of {spec.model}: {reading.error}"
+                    outcome = replace(outcome, problems=[*outcome.problems, problem])
             status, said, registry_retry = aliases.registry_status(status, outcome, generation=meta.get("generation"),
                                                                    now=now)
             events += said
         rollout_metrics.count_verdicts(namespace, meta["name"], body.get("status"), status)
         waits = [w for w in (decision.requeue_after, registry_retry) if w is not None]
+        if reading is not None:
+            waits.append(self.follower.poll_seconds)
         if spec is not None:
             look = measuring.next_look(spec, status, now)
             if look is not None:
@@ -145,12 +162,20 @@ class RolloutReconciler(Cycle):
     async def _get(self, namespace: str, name: str) -> dict[str, Any] | None:
         return await self.view.get(self.API_VERSION, KIND, namespace, name)
 
+    @staticmethod
+    def _target(body: Mapping[str, Any], spec: RolloutSpec | None, reading: AliasReading | None,
+                now: datetime) -> str | None:
+        """The version the plan will target: spec.target, or the one spec.targetFrom follows."""
+        if spec is None:
+            return None
+        followed = (body.get("status") or {}).get("followed")
+        return effective_target(spec, followed if isinstance(followed, Mapping) else None, reading, now).name
+
     async def _versions(self, namespace: str, body: Mapping[str, Any],
-                        spec: RolloutSpec | None) -> dict[str, dict[str, Any] | None]:
+                        target: str | None) -> dict[str, dict[str, Any] | None]:
         """Every ModelVersion the Rollout names (target, stable, candidate, warm), by name."""
         status = body.get("status") or {}
-        wanted = [spec.target if spec is not None else None, status.get("stable"), status.get("candidate"),
-                  *(status.get("warm") or [])]
+        wanted = [target, status.get("stable"), status.get("candidate"), *(status.get("warm") or [])]
         names = list(dict.fromkeys(v for v in wanted if isinstance(v, str) and v))
         bodies = await asyncio.gather(*(self.view.get(self.API_VERSION, MODEL_VERSION, namespace, v) for v in names))
         return dict(zip(names, bodies, strict=True))
@@ -162,7 +187,8 @@ class RolloutReconciler(Cycle):
 
     def _observe(self, body: dict[str, Any], spec: RolloutSpec | None, router: TrafficRouter | None,
                  current: Mapping[str, Any] | None, versions: Mapping[str, dict[str, Any] | None],
-                 analysis: StepAnalysis | None) -> RolloutObservation:
+                 analysis: StepAnalysis | None, target: str | None = None,
+                 reading: AliasReading | None = None) -> RolloutObservation:
         meta = body["metadata"]
         status: dict[str, Any] = dict(body.get("status") or {})
         router_split: Split | None = None
@@ -173,7 +199,7 @@ class RolloutReconciler(Cycle):
                 now_routed = Route(stable, status.get("candidate"), ALL_STABLE)
                 router_split = router.observed_split(
                     current, routing.route_target(body, spec.model, now_routed, versions, self.config))
-            names = [spec.target, status.get("stable"), status.get("candidate")]
+            names = [target, status.get("stable"), status.get("candidate")]
             backends = [routing.backend(n, versions.get(n), self.config) for n in names if isinstance(n, str) and n]
             if backends:
                 probe = RouteTarget(namespace=meta["namespace"], rollout=meta["name"], rollout_uid=meta["uid"],
@@ -186,7 +212,7 @@ class RolloutReconciler(Cycle):
             generation=meta.get("generation"),
             spec=body.get("spec"),
             status=status,
-            versions={name: VersionState.of(mv) for name, mv in versions.items()},
+            versions=_states(versions, router, current),
             analysis=analysis,
             router_split=router_split,
             spec_actor=spec_actor(meta.get("managedFields")),
@@ -195,6 +221,7 @@ class RolloutReconciler(Cycle):
             route_name=f"{router.kind}/{router.name}" if router is not None else "",
             contenders=tuple(self._contenders(spec.model)) if spec is not None else (),
             deploys_backends=router is not None and router.deploys_backends,
+            alias=reading,
         )
 
     # -- deletion ------------------------------------------------------------------------------
@@ -214,11 +241,25 @@ class RolloutReconciler(Cycle):
             current = await self._route_object(namespace, router)
             if current is None or not claim(current, Owner(KIND, name, body["metadata"]["uid"])).writable:
                 return  # gone, or someone else's: never written
-            versions = await self._versions(namespace, body, spec)
+            versions = await self._versions(namespace, body, None)
             warm = tuple((body.get("status") or {}).get("warm") or [])
             target = routing.route_target(body, spec.model, Route(stable, None, ALL_STABLE), versions, self.config,
                                           warm)
             await routing.release(self.session, self.view, router, target)
+
+
+def _states(versions: Mapping[str, dict[str, Any] | None], router: TrafficRouter | None,
+            current: Mapping[str, Any] | None) -> dict[str, VersionState]:
+    """What the plan knows of each version. Under a router that deploys the versions itself (kserve),
+    a version is Ready only once that object reports its predictor Ready: the ModelVersion's own
+    status may still say Ready from its own InferenceService, which it is about to give up (the
+    ModelVersion reconciler follows a reconcile later), and a canary weighted before its predictor
+    answers would get traffic nobody serves."""
+    states = {name: VersionState.of(mv) for name, mv in versions.items()}
+    if router is None or not router.deploys_backends:
+        return states
+    return {name: replace(state, ready=state.ready and predictor_readiness(current, inference_service_name(name))[0])
+            for name, state in states.items()}
 
 
 def _parse(body: Mapping[str, Any]) -> RolloutSpec | None:

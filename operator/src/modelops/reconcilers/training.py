@@ -193,6 +193,10 @@ class TrainingReconciler(Reconciler[TrainingObservation, TrainingDecision]):
                 mv = decision.create_model_version
                 await mlflow.set_model_version_tag(mv["spec"]["model"], mv["spec"]["version"],
                                                    "modelops.io/modelversion", mv["metadata"]["name"])
+                # After the ModelVersion exists, so a Rollout following the alias finds it.
+                alias = ((body.get("spec") or {}).get("register") or {}).get("alias")
+                if alias:
+                    await mlflow.set_alias(mv["spec"]["model"], str(alias), str(mv["spec"]["version"]))
         if run_id and mlflow is not None:
             if decision.mlflow_tags:
                 await mlflow.set_tags(run_id, decision.mlflow_tags)

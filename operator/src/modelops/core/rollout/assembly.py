@@ -62,6 +62,7 @@ def finish(w: Working) -> RolloutDecision:
             "approvedAtStart": standing_baseline(w),
             "observedRetry": w.observed_retry,
             "history": [to_wire(item) for item in history],
+            "followed": w.followed,
         }
     )
     conditions(w)
@@ -120,7 +121,7 @@ def standing_baseline(w: Working) -> list[str] | None:
 def retired(w: Working, warm: Sequence[str], retire: Sequence[str]) -> list[str]:
     """status.retired: versions retired now or before, newest first, minus any version that serves
     again (stable, candidate, warm) or is the target (it is about to be rolled out again)."""
-    serving = {w.stable, w.candidate, w.spec.target, *warm}
+    serving = {w.stable, w.candidate, w.target, *warm}
     kept: list[str] = []
     for name in [*retire, *w.initial.retired]:
         if name not in serving and name not in kept:

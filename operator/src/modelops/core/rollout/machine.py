@@ -7,9 +7,14 @@ the MLflow aliases follow ``status.stable``/``candidate``, see ``registry``). Pu
 reconciler observes (the Rollout, the ModelVersions it names, the analysis of the current step,
 the router's current split), calls ``plan`` and executes; ``now`` is an argument.
 
-**The target decides.** ``spec.target`` says which version should serve; the status says where
-the rollout is. Each plan compares them, in this order:
+**The target decides.** ``spec.target`` says which version should serve — or, without it, the
+version the MLflow alias of ``spec.targetFrom`` names (``following``: recorded in
+``status.followed``, the last followed version kept while the alias names nothing usable; a move
+of the alias is the actor of the transitions it causes, ``mlflow:alias/<alias>``); the status says
+where the rollout is. Each plan compares them, in this order:
 
+0. No target (``targetFrom``'s alias has named no ModelVersion yet): Idle with no route, or the
+   stable keeps serving 100%; the reason is in ``status.followed.message``.
 1. No stable yet: the first target becomes stable at once (Promoted), no steps — there is nothing
    to compare it with. Until it exists and is Ready the phase is Idle and the route is not written.
 2. Target == stable: nothing to roll out. A candidate in flight is dropped at once (the SRE
@@ -116,7 +121,7 @@ def plan(obs: RolloutObservation, now: datetime) -> RolloutDecision:
         targets.refuse(w, *refused)
         return finish(w)
     w.problems = (capabilities.check(spec) + schedule.problems(spec) + list(obs.router_problems)
-                  + targets.target_problems(obs, spec))
+                  + targets.target_problems(obs, spec, w.target))
     if w.problems:
         w.draft.condition(ACCEPTED, False, "InvalidSpec", "; ".join(w.problems), event="Warning")
     else:

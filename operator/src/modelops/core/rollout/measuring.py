@@ -41,12 +41,12 @@ from modelops.core.analysis.noninferiority import rate_noninferiority
 from modelops.core.analysis.sequential import SequentialDecision, decide_step
 from modelops.core.analysis.srm import SampleRatio, check_sample_ratio
 from modelops.core.analysis.verdicts import Assessment, Tally, assess, judge
-from modelops.core.conditions import parse_time
+from modelops.core.conditions import get_condition, parse_time
 from modelops.core.drift.binned import align, js_distance
 from modelops.core.durations import parse_duration
 from modelops.core.rollout import steps as schedule
 from modelops.core.rollout.traffic import Split
-from modelops.core.rollout.types import IN_FLIGHT, POLL_SECONDS, StepAnalysis, StepRef
+from modelops.core.rollout.types import CANDIDATE_READY, IN_FLIGHT, POLL_SECONDS, StepAnalysis, StepRef
 
 DEFAULT_MIN_SAMPLES = 20
 # The Jensen-Shannon distance between two samples of the SAME distribution is not 0: with n scores
@@ -145,7 +145,10 @@ def due(spec: RolloutSpec, status: Mapping[str, Any], now: datetime) -> Measurem
     # all) are still counted at the step's start. Counting the ratio from then would find a
     # mismatch the step did not cause, so it starts one interval in, and is tested once it has
     # an interval of its own.
-    srm_elapsed = now - (started + interval)
+    # Counted from when the candidate could be served at the step's weight: a candidate that became
+    # Ready after the step began (the kserve router deploys it only then) had no weight before, and
+    # the stable's requests of that time would read as a mismatch the split did not cause.
+    srm_elapsed = now - (max(started, _ready_since(status) or started) + interval)
     if srm_elapsed < interval:
         srm = None
     return MeasurementPlan(
@@ -161,6 +164,14 @@ def due(spec: RolloutSpec, status: Mapping[str, Any], now: datetime) -> Measurem
         srm=srm,
         srm_elapsed=srm_elapsed,
     )
+
+
+def _ready_since(status: Mapping[str, Any]) -> datetime | None:
+    """When the candidate last became Ready (the CandidateReady condition's flip to True)."""
+    condition = get_condition(status.get("conditions"), CANDIDATE_READY)
+    if condition is None or condition.get("status") != "True":
+        return None
+    return parse_time(condition.get("lastTransitionTime"))
 
 
 def _served(traffic: Any) -> Split | None:

@@ -1,9 +1,9 @@
-"""Which version serves: the target rules of the machine, checked in order by ``follow`` (rules 1–6
-of the machine's docstring) — the first target, the target back on the stable (the SRE rollback),
-a warm previous champion, ``spec.abort``, the candidate in flight (handed to ``driving``), any other
-target (a new rollout, said to be a full one) — and the refusals that stop a Rollout before any of
-them: another Rollout drives the model, the route is someone else's, the route write was refused,
-``spec.target`` is another model's version.
+"""Which version serves: the target rules of the machine, checked in order by ``follow`` (rules 0–6
+of the machine's docstring) — no target yet (an alias followed names nothing), the first target,
+the target back on the stable (the SRE rollback), a warm previous champion, ``spec.abort``, the
+candidate in flight (handed to ``driving``), any other target (a new rollout, said to be a full
+one) — and the refusals that stop a Rollout before any of them: another Rollout drives the model,
+the route is someone else's, the route write was refused, the target is another model's version.
 """
 
 from __future__ import annotations
@@ -43,11 +43,12 @@ def refusal(obs: RolloutObservation, spec: RolloutSpec) -> tuple[str, str] | Non
     return None
 
 
-def target_problems(obs: RolloutObservation, spec: RolloutSpec) -> list[str]:
-    """spec.target must be a version of spec.model (a warm version of another model is dropped)."""
-    state = obs.versions.get(spec.target)
+def target_problems(obs: RolloutObservation, spec: RolloutSpec, target: str | None) -> list[str]:
+    """The target must be a version of spec.model (a warm version of another model is dropped)."""
+    state = obs.versions.get(target) if target is not None else None
     if state is not None and state.exists and state.model is not None and state.model != spec.model:
-        return [f"spec.target: ModelVersion {spec.target} is a version of model {state.model!r}, not of spec.model "
+        field = "spec.target" if spec.target is not None else "status.followed"
+        return [f"{field}: ModelVersion {target} is a version of model {state.model!r}, not of spec.model "
                 f"{spec.model!r}; nothing is rolled out"]
     return []
 
@@ -66,8 +67,10 @@ def refuse(w: Working, reason: str, message: str) -> None:
 
 def follow(w: Working) -> None:
     """The target rules, in the order of the machine's docstring."""
-    target = w.spec.target
-    if w.stable is None:
+    target = w.target
+    if target is None:
+        no_target(w)
+    elif w.stable is None:
         first_target(w, target)
     elif target == w.stable:
         keep_stable(w)
@@ -90,6 +93,20 @@ def follow(w: Working) -> None:
 def retried(w: Working) -> bool:
     """Does spec.retry carry a token not honoured yet (a retry of the candidate that is out)?"""
     return w.spec.retry is not None and w.spec.retry != w.observed_retry
+
+
+def no_target(w: Working) -> None:
+    """Rule 0: spec.targetFrom's alias has named no ModelVersion yet (status.followed says why)."""
+    why = (w.followed or {}).get("message") or "the followed alias names no ModelVersion yet"
+    if w.stable is None:
+        w.move(RolloutPhase.IDLE, "WaitingForAlias", f"nothing to serve yet: {why}")
+        w.route_decided = True
+    else:
+        w.message = f"{w.stable} serves 100%; {why}"
+        if w.phase is None or w.phase is RolloutPhase.IDLE:
+            w.phase = RolloutPhase.PROMOTED
+        w.stable_only()
+    w.wait(POLL_SECONDS)
 
 
 def first_target(w: Working, target: str) -> None:

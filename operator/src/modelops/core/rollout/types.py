@@ -22,6 +22,7 @@ from modelops.core.intents import Event
 from modelops.core.ownership import Claim, Contender, Rejection
 from modelops.core.rollout import history as audit
 from modelops.core.rollout.actions import Route, VersionTag
+from modelops.core.rollout.following import AliasReading
 from modelops.core.rollout.traffic import Split
 
 IN_FLIGHT = frozenset({RolloutPhase.PROGRESSING, RolloutPhase.PAUSED, RolloutPhase.AWAITING_APPROVAL})
@@ -107,7 +108,8 @@ class RolloutObservation:
     generation: int | None
     spec: Mapping[str, Any] | None
     status: Mapping[str, Any]
-    # Every ModelVersion named by spec.target and status.stable/candidate/warm; a name missing
+    # Every ModelVersion named by the target (spec.target, or the one spec.targetFrom follows) and
+    # status.stable/candidate/warm; a name missing
     # here is treated as not Ready (and, for warm versions, as not known to be gone).
     versions: Mapping[str, VersionState] = field(default_factory=dict)
     analysis: StepAnalysis | None = None
@@ -128,6 +130,8 @@ class RolloutObservation:
     # The router's object also deploys the versions (kserve): a first version is deployed there
     # before it can become Ready.
     deploys_backends: bool = False
+    # What MLflow said about spec.targetFrom's alias in this reconcile (None: not read).
+    alias: AliasReading | None = None
 
 
 # --------------------------------------------------------------------------------- decision

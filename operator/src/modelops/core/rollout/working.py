@@ -19,6 +19,7 @@ from modelops.core.intents import Event
 from modelops.core.rollout import history as audit
 from modelops.core.rollout import steps as schedule
 from modelops.core.rollout.actions import Route, VersionTag
+from modelops.core.rollout.following import effective_target
 from modelops.core.rollout.traffic import Split, SplitChoice, desired_split, safe_split
 from modelops.core.rollout.types import (
     CANDIDATE_READY,
@@ -72,12 +73,19 @@ class Working:
         self.refused = False
         # The route only deploys a version that is not Ready yet (kserve): no traffic to report.
         self.deploy_only = False
+        # spec.target, or the version spec.targetFrom's alias names (following.py).
+        chosen = effective_target(spec, obs.status.get("followed"), obs.alias, self.stamp)
+        self.target: str | None = chosen.name
+        self.target_actor = chosen.actor
+        self.followed = chosen.followed
 
     # -- small readers ---------------------------------------------------------------------
 
     @property
     def actor(self) -> str:
-        return self.obs.spec_actor or "spec"
+        """Who changed what the rules react to: the alias move when it changed the target, else
+        the field manager that changed spec."""
+        return self.target_actor or self.obs.spec_actor or "spec"
 
     @property
     def approved(self) -> list[str]:

@@ -29,7 +29,9 @@ def _role_in(name: str, rollout: Mapping[str, Any]) -> Role:
     spec = rollout.get("spec") or {}
     if status.get("stable") == name:
         return Role.CHAMPION
-    targeted = spec.get("target") == name and status.get("stable") != name and not refused(rollout)
+    # The target: spec.target, or (without it) the version spec.targetFrom follows (status.followed).
+    target = spec.get("target") or (status.get("followed") or {}).get("modelVersion")
+    targeted = target == name and status.get("stable") != name and not refused(rollout)
     if status.get("candidate") == name or targeted:
         return Role.CANDIDATE
     if name in (status.get("warm") or []):
