@@ -48,7 +48,7 @@ from typing import Any
 from kubernetes import dynamic
 
 from localcluster.model_servers import ModelServerError, ServedModel
-from localcluster.serving import ISVC_API, MERGE_PATCH, ready_status
+from localcluster.serving import ISVC_API, MERGE_PATCH, ready_status, tick_until
 
 PREDICTOR_SUFFIX = "-predictor"
 
@@ -164,7 +164,6 @@ class KServePlayer:
         self.running: dict[Variant, _Running] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kserve-player")
-        self._last_error = ""
 
     # -- endpoints ----------------------------------------------------------------------------
 
@@ -287,17 +286,7 @@ class KServePlayer:
         return f"InferenceService {name}: KServe status written: {ready}"
 
     def run(self, stop: threading.Event, interval: float = 0.5) -> None:
-        while True:
-            try:
-                self.tick()
-                self._last_error = ""
-            except Exception as error:  # keep playing: the API server may be restarting
-                message = f"{type(error).__name__}: {error}".splitlines()[0]
-                if message != self._last_error:
-                    self.out(f"error (retrying every {interval:g}s): {message}")
-                self._last_error = message
-            if stop.wait(interval):
-                return
+        tick_until(self.tick, self.out, stop, interval)
 
     def close(self) -> None:
         with self._lock:

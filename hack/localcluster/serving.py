@@ -158,7 +158,6 @@ class Serving:
         self.versions = dyn.resources.get(api_version=MODELVERSION_API[0], kind=MODELVERSION_API[1])
         self.rollouts = dyn.resources.get(api_version=ROLLOUT_API[0], kind=ROLLOUT_API[1])
         self.planes: dict[str, _Plane] = {}  # by Rollout name
-        self._last_error = ""
 
     def behaviour(self, version: str) -> Behaviour:
         return BAD if version in self.bad else BETTER if version in self.better else GOOD
@@ -229,19 +228,7 @@ class Serving:
             entry.plane.__exit__(None, None, None)
 
     def run(self, stop: threading.Event, interval: float = 1.0) -> None:
-        """Tick every ``interval`` seconds until ``stop`` is set. An API error is reported (once
-        while it repeats) and the next tick tries again: the API server may be restarting."""
-        while True:
-            try:
-                self.tick()
-                self._last_error = ""
-            except Exception as error:  # keep playing; the user sees the error
-                message = f"{type(error).__name__}: {error}".splitlines()[0]
-                if message != self._last_error:
-                    self.out(f"error (retrying every {interval:g}s): {message}")
-                self._last_error = message
-            if stop.wait(interval):
-                return
+        tick_until(self.tick, self.out, stop, interval)
 
     def close(self) -> None:
         for name in list(self.planes):
@@ -279,3 +266,21 @@ def start_dev_exporter(directory: Path) -> tuple[MetricsExporter, str | None]:
             continue  # another serve (or another program) has it
     raise OSError(f"every exporter port in {path} is taken ({record['exporterPorts']}): "
                   f"stop another `serve`, or restart `dev`")
+
+
+def tick_until(tick: Callable[[], object], out: Callable[[str], object], stop: threading.Event,
+               interval: float) -> None:
+    """Call ``tick`` every ``interval`` seconds until ``stop`` is set. An error is reported through
+    ``out`` (once while it repeats) and the next tick tries again: the API server may be restarting."""
+    last = ""
+    while True:
+        try:
+            tick()
+            last = ""
+        except Exception as error:  # keep playing; the user sees the error
+            message = f"{type(error).__name__}: {error}".splitlines()[0]
+            if message != last:
+                out(f"error (retrying every {interval:g}s): {message}")
+            last = message
+        if stop.wait(interval):
+            return

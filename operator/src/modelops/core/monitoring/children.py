@@ -30,6 +30,7 @@ from modelops.api.config import DriftJobSettings
 from modelops.api.driftmonitor import DriftMonitorSpec
 from modelops.core.durations import parse_duration
 from modelops.core.naming import dns_label, label_value
+from modelops.core.resources import TMP_VOLUME, restricted_container
 
 MONITOR_LABEL = "modelops.io/drift-monitor"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "modelops", "app.kubernetes.io/component": "drift"}
@@ -86,20 +87,13 @@ def desired_cron_job(*, monitor: str, namespace: str, uid: str, spec: DriftMonit
     args = ["--namespace", namespace, "--monitor", monitor]
     if shards > 1:
         args += ["--shards", str(shards)]
-    container: dict[str, Any] = {
-        "name": CONTAINER,
-        "image": settings.image,
-        "command": ["python", "-m", "modelops.drift_job"],
-        "args": args,
-        "env": _env(settings),
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]},
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-        },
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-    }
+    container = restricted_container(
+        name=CONTAINER,
+        image=settings.image,
+        command=["python", "-m", "modelops.drift_job"],
+        args=args,
+        env=_env(settings),
+    )
     if settings.resources:
         container["resources"] = dict(settings.resources)
     pod_labels = {**settings.pod_labels, **labels(monitor)}
@@ -113,7 +107,7 @@ def desired_cron_job(*, monitor: str, namespace: str, uid: str, spec: DriftMonit
                 "restartPolicy": "Never",
                 "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
                 "containers": [container],
-                "volumes": [{"name": "tmp", "emptyDir": {}}],
+                "volumes": [TMP_VOLUME],
             },
         },
     }

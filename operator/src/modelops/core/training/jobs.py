@@ -24,7 +24,7 @@ from modelops.api.config import NodePool, TrainingSettings
 from modelops.api.trainingrun import TrainingRunSpec, hyperparameter_env_name
 from modelops.core.durations import parse_duration
 from modelops.core.naming import dns_label
-from modelops.core.resources import container_resources
+from modelops.core.resources import TMP_VOLUME, container_resources, restricted_container
 
 RUN_LABEL = "modelops.io/trainingrun"
 MODEL_LABEL = "modelops.io/model"
@@ -80,18 +80,11 @@ def desired_job(
     labels = {RUN_LABEL: dns_label(name), MODEL_LABEL: spec.model, **MANAGED_BY}
     if pool_name:
         labels["modelops.io/pool"] = pool_name
-    container: dict[str, Any] = {
-        "name": CONTAINER,
-        "image": spec.image,
-        "env": _env(spec, tracking_uri=tracking_uri, mlflow_run_id=mlflow_run_id),
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]},
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-        },
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-    }
+    container = restricted_container(
+        name=CONTAINER,
+        image=spec.image,
+        env=_env(spec, tracking_uri=tracking_uri, mlflow_run_id=mlflow_run_id),
+    )
     if spec.command:
         container["command"] = list(spec.command)
     if spec.args:
@@ -103,7 +96,7 @@ def desired_job(
         "restartPolicy": "Never",
         "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": [container],
-        "volumes": [{"name": "tmp", "emptyDir": {}}],
+        "volumes": [TMP_VOLUME],
     }
     if spec.service_account_name:
         pod_spec["serviceAccountName"] = spec.service_account_name
