@@ -77,7 +77,7 @@ def test_rollout_states_as_argocd_and_flux_see_them(env: Env) -> None:
 
     env.patch(model, {"target": v2})
     env.wait_phase(model, "AwaitingApproval")
-    judged(current(env, "Rollout", model, "awaiting approval"), "Suspended", "Current", "add gate to spec.approved")
+    judged(current(env, "Rollout", model, "awaiting approval"), "Suspended", "Current", "add gate@")
 
     env.patch(model, {"approved": ["gate"]})
     env.wait_step(model, 0)

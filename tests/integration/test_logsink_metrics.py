@@ -12,6 +12,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from localcluster.kserve_logger import Call
 from localcluster.logsink_server import LogSinkServer
 from localcluster.prometheus_server import PrometheusServer
@@ -105,7 +107,7 @@ def test_builtin_checks_evaluate_on_the_sinks_series(tmp_path: Path, prometheus_
     p99 = readings.checks["p99"].value
     assert p99 is not None and 0.25 < p99 <= 0.5  # every candidate call took 0.3 s: the (0.25, 0.5] bucket
     guarded = readings.checks["p99-vs-stable"]  # the margin reads the stable's p99 over the same window too
-    assert guarded.value == p99 and guarded.stable_value is not None and guarded.stable_value <= 0.025
+    assert guarded.value == pytest.approx(p99) and guarded.stable_value is not None and guarded.stable_value <= 0.025
     assert readings.ab is not None
     (stable_arm, candidate_arm) = readings.ab
     assert (stable_arm.samples, stable_arm.successes, candidate_arm.samples, candidate_arm.successes) == \
