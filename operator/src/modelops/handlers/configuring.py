@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from modelops.api.config import OperatorConfig
 from modelops.core.durations import parse_duration
+from modelops.core.sharding import Shard
 from modelops.reconcilers.runtime import Runtime
 from modelops.reconcilers.wiring import connect_kube, make_mlflow_client
 
@@ -94,11 +95,24 @@ async def configure(settings: kopf.OperatorSettings, logger: kopf.Logger, memo: 
     memo.config = config
     memo.kube = await connect_kube(logger.info)
     memo.mlflow = make_mlflow_client(config)
-    memo.runtime = Runtime(memo.kube, memo.mlflow, config)
+    shard = memo.get("shard") or Shard()
+    elector = memo.get("elector")
+    if elector is not None:  # a replica that may have lost its shard's Lease writes nothing
+        memo.kube.rest.guard = elector.guard
+    memo.runtime = Runtime(memo.kube, memo.mlflow, config, shard=shard)
     memo.runtime.start()
+    logger.info("modelops %s; leader election %s", shard.describe(),
+                f"on Lease {elector.namespace}/{elector.name} as {elector.identity}" if elector else "off")
     logger.info("modelops settings: finalizer=%s prefix=%s pools=%s mlflow=%s prometheus=%s", FINALIZER,
                 ANNOTATION_PREFIX, sorted(config.node_pools), "configured" if config.mlflow else "not configured",
                 "configured" if config.analysis.prometheus_url else "not configured")
+
+
+def in_shard(namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> bool:
+    """kopf's filter of every handler of the modelops kinds: the object is in this replica's shard
+    (``python -m modelops --selector``; the namespaces are kopf's own watch scope)."""
+    shard = memo.get("shard")
+    return shard is None or shard.admits(namespace, labels)
 
 
 @kopf.on.cleanup()

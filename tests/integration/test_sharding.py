@@ -1,0 +1,166 @@
+"""Beyond one operator, on the real control plane: two shards, each object reconciled by exactly one
+operator; and a shard's two replicas, exactly one active, the other taking over when the leader is
+killed or frozen — never both writing.
+
+Each operator runs as a real ``python -m modelops`` subprocess whose every API request goes through
+its own recording proxy (``tests/support/sharding.py``): who wrote which object is read off the
+traffic. The session's shared operator owns only unlabelled objects (``--selector
+!modelops.io/shard``), so it never touches these.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, dynamic
+
+from localcluster.cluster import LocalCluster
+from modelops.core.sharding import SHARD_LABEL
+from tests.support.examples import example_of
+from tests.support.sharding import (
+    admin_account,
+    lease_holder,
+    non_lease_requests,
+    recorded_operator,
+    wait_holder,
+    written,
+)
+from tests.support.waiting import wait_for
+
+API = "modelops.io/v1alpha1"
+# Short enough for a bounded test, in the client-go proportions (duration > deadline > period).
+TIMING = ("--lease-duration", "6", "--renew-deadline", "4", "--retry-period", "1")
+LEASE_DURATION = 6.0
+TAKEOVER_MARGIN = 12.0  # one retry period, reading the Lease, and a loaded machine
+
+
+def _object(kind: str, name: str, shard: str) -> dict[str, Any]:
+    doc = copy.deepcopy(example_of(kind))
+    doc["metadata"] = {"name": name, "labels": {SHARD_LABEL: shard}}
+    doc["spec"]["model"] = name
+    if kind == "ModelVersion":
+        doc["spec"].pop("serving", None)
+    return doc
+
+
+def _apply(dyn: dynamic.DynamicClient, namespace: str, doc: dict[str, Any]) -> None:
+    dyn.resources.get(api_version=API, kind=doc["kind"]).server_side_apply(
+        body=doc, namespace=namespace, field_manager="shard-test")
+
+
+def _conditions(dyn: dynamic.DynamicClient, namespace: str, kind: str, name: str) -> list[Any] | None:
+    body = dyn.resources.get(api_version=API, kind=kind).get(name=name, namespace=namespace).to_dict()
+    return (body.get("status") or {}).get("conditions") or None
+
+
+def test_two_shards_reconcile_each_object_exactly_once(
+    api: client.ApiClient, dyn: dynamic.DynamicClient, cluster: LocalCluster, namespace: str,
+    other_namespace: str, tmp_path: Path,
+) -> None:
+    # Shard a: a label selector over every namespace. Shard b: a namespace list and a selector.
+    args_a = ("--shard", "a", "--selector", f"{SHARD_LABEL}=a", "--lease-namespace", namespace,
+              "--identity", "op-a", *TIMING)
+    args_b = ("--shard", "b", "-n", namespace, "-n", other_namespace, "--selector", f"{SHARD_LABEL}=b",
+              "--lease-namespace", namespace, "--identity", "op-b", *TIMING)
+    objects = [(ns, kind, f"{kind.lower()}-{shard}-{i}", shard)
+               for i, ns in enumerate((namespace, other_namespace))
+               for kind in ("TrainingRun", "ModelVersion") for shard in ("a", "b")]
+    with admin_account(api, namespace) as account, \
+            recorded_operator(api, cluster, namespace, account, tmp_path / "a", args_a) as (op_a, proxy_a), \
+            recorded_operator(api, cluster, namespace, account, tmp_path / "b", args_b) as (op_b, proxy_b):
+        op_a.start()
+        op_b.start()
+        wait_holder(api, namespace, "modelops-shard-a", "op-a", 30)
+        wait_holder(api, namespace, "modelops-shard-b", "op-b", 30)
+        for ns, kind, name, shard in objects:
+            _apply(dyn, ns, _object(kind, name, shard))
+        for ns, kind, name, _ in objects:
+            wait_for(lambda ns=ns, kind=kind, name=name: _conditions(dyn, ns, kind, name), 90,
+                     f"{kind} {ns}/{name} reconciled by its shard's operator")
+        time.sleep(2)  # any late write of the wrong operator would show now
+        proxies = {"a": proxy_a, "b": proxy_b}
+        for ns, kind, name, shard in objects:
+            other = "b" if shard == "a" else "a"
+            assert written(proxies[shard], ns, name), f"{kind} {ns}/{name}: no write by its shard's operator"
+            assert written(proxies[other], ns, name) == [], \
+                f"{kind} {ns}/{name} (shard {shard}) written by shard {other}'s operator"
+        # Children carry their owner's shard: the TrainingRuns' Jobs, the ModelVersions' InferenceServices.
+        jobs = client.BatchV1Api(api).list_namespaced_job(namespace).items
+        for job in jobs:
+            owner = (job.metadata.owner_references or [None])[0]
+            if owner is not None and owner.kind == "TrainingRun":
+                assert job.metadata.labels.get(SHARD_LABEL) == owner.name.split("-")[1], job.metadata.name
+        isvcs = dyn.resources.get(api_version="serving.kserve.io/v1beta1", kind="InferenceService")
+        for isvc in isvcs.get(namespace=namespace).to_dict()["items"]:
+            owner_name = isvc["metadata"]["ownerReferences"][0]["name"]
+            assert isvc["metadata"]["labels"].get(SHARD_LABEL) == owner_name.split("-")[1]
+        # Each operator keeps only its shard's objects.
+        assert op_a.stored("TrainingRun") == 2 and op_b.stored("TrainingRun") == 2
+        assert op_a.metrics().get('modelops_shard_leader{shard="a",identity="op-a"}') == 1.0
+
+
+def _writes_of_models(proxy: Any, namespace: str) -> list[Any]:
+    return [a for a in non_lease_requests(proxy)
+            if a.verb in ("create", "update", "patch", "delete") and a.namespace == namespace
+            and a.resource != "events"]
+
+
+def test_a_shards_standby_takes_over_and_never_writes_with_the_leader(
+    api: client.ApiClient, dyn: dynamic.DynamicClient, cluster: LocalCluster, namespace: str, tmp_path: Path,
+) -> None:
+    def args(identity: str) -> tuple[str, ...]:
+        return ("--shard", "c", "--selector", f"{SHARD_LABEL}=c", "--lease-namespace", namespace,
+                "--identity", identity, *TIMING)
+
+    lease = "modelops-shard-c"
+    with admin_account(api, namespace) as account, \
+            recorded_operator(api, cluster, namespace, account, tmp_path / "r1", args("r1")) as (r1, proxy1), \
+            recorded_operator(api, cluster, namespace, account, tmp_path / "r2", args("r2")) as (r2, proxy2):
+        r1.start()
+        wait_holder(api, namespace, lease, "r1", 30)
+        r2.start()  # answers its liveness probe as a standby
+        _apply(dyn, namespace, _object("ModelVersion", "mv-c-1", "c"))
+        wait_for(lambda: _conditions(dyn, namespace, "ModelVersion", "mv-c-1"), 60, "mv-c-1 reconciled by r1")
+        assert written(proxy1, namespace, "mv-c-1")
+        # The standby made no request but on its Lease: no watch, no read, no write.
+        assert non_lease_requests(proxy2) == [], non_lease_requests(proxy2)[:5]
+        assert r2.metrics().get('modelops_shard_leader{shard="c",identity="r2"}') == 0.0
+
+        # Kill the leader: the standby holds the Lease within leaseDuration + a margin, then reconciles.
+        assert r1.proc is not None
+        killed = time.monotonic()
+        r1.kill()
+        takeover = wait_holder(api, namespace, lease, "r2", LEASE_DURATION + TAKEOVER_MARGIN)
+        _apply(dyn, namespace, _object("ModelVersion", "mv-c-2", "c"))
+        wait_for(lambda: _conditions(dyn, namespace, "ModelVersion", "mv-c-2"), 60, "mv-c-2 reconciled by r2")
+        assert written(proxy2, namespace, "mv-c-2") and written(proxy1, namespace, "mv-c-2") == []
+        assert max(a.at for a in _writes_of_models(proxy1, namespace)) < killed
+        assert min(a.at for a in _writes_of_models(proxy2, namespace)) > killed
+        print(f"takeover after the leader was killed: {takeover:.1f} s (lease duration {LEASE_DURATION} s)")
+
+        # Freeze the new leader (a paused VM): r1, back as a standby, takes over once the Lease
+        # expires; the frozen one, resumed, exits without a single write.
+        r1.start()
+        assert r2.proc is not None
+        os.killpg(r2.proc.pid, signal.SIGSTOP)
+        frozen = time.monotonic()
+        try:
+            wait_holder(api, namespace, lease, "r1", LEASE_DURATION + TAKEOVER_MARGIN)
+            resumed = time.monotonic()
+        finally:
+            os.killpg(r2.proc.pid, signal.SIGCONT)
+        code = r2.proc.wait(timeout=30)
+        assert code == 3, f"the resumed ex-leader exited with {code}, not 3 (lost the lead):\n{r2.log_tail()}"
+        assert "lost the lead of shard c" in r2.log_path.read_text()
+        late = [a for a in _writes_of_models(proxy2, namespace) if a.at > frozen]
+        assert late == [], late
+        _apply(dyn, namespace, _object("ModelVersion", "mv-c-3", "c"))
+        wait_for(lambda: _conditions(dyn, namespace, "ModelVersion", "mv-c-3"), 60, "mv-c-3 reconciled by r1")
+        assert written(proxy2, namespace, "mv-c-3") == []
+        assert lease_holder(api, namespace, lease) == "r1"
+        print(f"takeover after the leader froze: {resumed - frozen:.1f} s")
