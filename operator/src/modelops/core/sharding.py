@@ -2,10 +2,12 @@
 selector (``modelops.io/shard=a``, ``!modelops.io/shard``), and the shard label the objects the
 operator makes inherit from the object that made them.
 
-Pure: membership is a function of (namespace, labels). The namespaces are also handed to kopf's
-watch scoping, so a replica never even lists another shard's namespaces; the selector is checked on
-every watch event before the runtime keeps the body (kopf's label filters see only the object's
-own labels, so the same function decides for every kind).
+Pure: membership is a function of (namespace, labels). The namespaces go to kopf's watch scope and
+the selector to the API server with every list and watch of the modelops kinds
+(``settings.watching.label_selectors``), so a replica never even receives another shard's objects
+— kopf itself would otherwise take off the finalizer another shard's replica put on them. An object
+relabelled out of a shard leaves its watch as a deletion; ``admits`` checks the same again on every
+event that reaches the handlers.
 
 Records and children carry their creator's ``modelops.io/shard`` label (``inherit``): the TrainingRun
 a DriftMonitor starts, the ModelVersion a TrainingRun registers, the Jobs, CronJobs,
@@ -90,10 +92,13 @@ class Shard:
             return False
         return all(term.matches(labels or {}) for term in self.selector)
 
+    def selector_text(self) -> str:
+        """The selector as the API server's ``labelSelector`` parameter takes it ("" : none)."""
+        return ",".join(_text(t) for t in self.selector)
+
     def describe(self) -> str:
         where = ",".join(self.namespaces) or "all namespaces"
-        which = ",".join(_text(t) for t in self.selector) or "every object"
-        return f"shard {self.name or '(none)'}: {where}; {which}"
+        return f"shard {self.name or '(none)'}: {where}; {self.selector_text() or 'every object'}"
 
 
 def _text(term: Requirement) -> str:

@@ -20,6 +20,7 @@ import kopf
 import yaml
 from pydantic import ValidationError
 
+from modelops.api import GROUP
 from modelops.api.config import OperatorConfig
 from modelops.core.durations import parse_duration
 from modelops.core.sharding import Shard
@@ -28,6 +29,7 @@ from modelops.reconcilers.wiring import connect_kube, make_mlflow_client
 
 FINALIZER = "modelops.io/finalizer"
 ANNOTATION_PREFIX = "modelops.io"
+PLURALS = ("trainingruns", "modelversions", "rollouts", "driftmonitors")
 
 
 def _seconds(name: str, default: float) -> float:
@@ -91,11 +93,14 @@ async def configure(settings: kopf.OperatorSettings, logger: kopf.Logger, memo: 
     # kopf's per-object event workers end after this much quiet: with thousands of objects, a short
     # life keeps the tasks (and their memory) from piling up after a start.
     settings.batching.idle_timeout = 1.0
+    shard = memo.get("shard") or Shard()
+    if shard.selector:  # another shard's objects are never listed nor watched (core.sharding)
+        for plural in PLURALS:
+            settings.watching.label_selectors[GROUP, plural] = shard.selector_text()
     config = load_config(os.environ.get("MODELOPS_CONFIG"))
     memo.config = config
     memo.kube = await connect_kube(logger.info)
     memo.mlflow = make_mlflow_client(config)
-    shard = memo.get("shard") or Shard()
     elector = memo.get("elector")
     if elector is not None:  # a replica that may have lost its shard's Lease writes nothing
         memo.kube.rest.guard = elector.guard
