@@ -13,14 +13,19 @@ from __future__ import annotations
 import copy
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
+import yaml
 from kubernetes import client, dynamic
 
+from localcluster.building import ensure_helm
 from localcluster.cluster import LocalCluster
 from modelops.core.sharding import SHARD_LABEL
+from modelops.reconcilers.leading import lease_name
+from tests.support.chart import CHART, one, render
 from tests.support.examples import example_of
 from tests.support.sharding import (
     admin_account,
@@ -158,3 +163,30 @@ def test_a_shards_standby_takes_over_and_never_writes_with_the_leader(
         assert written(proxy2, namespace, "mv-c-3") == []
         assert lease_holder(api, namespace, lease) == "r1"
         print(f"takeover after the leader froze: {resumed - frozen:.1f} s")
+
+
+def test_the_chart_runs_a_shard_with_leader_election(tmp_path: Path) -> None:
+    helm = ensure_helm()
+    values = {"shard": {"name": "a", "selector": f"{SHARD_LABEL}=a"}, "replicas": 2,
+              "leaderElection": {"leaseDuration": 20, "renewDeadline": 12, "retryPeriod": 3}}
+    docs = render(helm, CHART, "ml-platform", values, tmp_path)
+    deployment = one(docs, "Deployment", "modelops")
+    assert deployment["spec"]["replicas"] == 2 and deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    for arg in ("--shard=a", f"--selector={SHARD_LABEL}=a", "--lease-duration=20", "--renew-deadline=12",
+                "--retry-period=3"):
+        assert arg in container["args"]
+    assert {e["name"] for e in container["env"]} >= {"POD_NAME", "POD_NAMESPACE"}
+    role = one(docs, "Role")
+    assert role["metadata"]["namespace"] == "ml-platform"
+    assert {(tuple(r["verbs"]), tuple(r.get("resourceNames", ()))) for r in role["rules"]} == {
+        (("create",), ()), (("get", "update"), (lease_name("a"),))}
+    assert one(docs, "RoleBinding")["subjects"][0]["name"] == "modelops"
+    # Without a shard name: one replica, never overlapping, and no Lease permissions.
+    plain = render(helm, CHART, "ml-platform")
+    assert not [d for d in plain if d["kind"] in ("Role", "RoleBinding")]
+    assert one(plain, "Deployment", "modelops")["spec"]["strategy"]["type"] == "Recreate"
+    (tmp_path / "two.yaml").write_text(yaml.safe_dump({"replicas": 2}))
+    refused = subprocess.run([str(helm), "template", "x", str(CHART), "-f", str(tmp_path / "two.yaml")],
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "replicas > 1 needs shard.name" in refused.stderr
