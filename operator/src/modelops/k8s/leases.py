@@ -39,19 +39,24 @@ async def read(session: KubeSession, namespace: str, name: str) -> tuple[LeaseRe
 
 
 async def create(session: KubeSession, namespace: str, name: str, record: LeaseRecord,
-                 labels: dict[str, str]) -> None:
+                 labels: dict[str, str]) -> str:
+    """Create the Lease holding ``record``; its resourceVersion (409 ``Conflict``: it exists)."""
     resource = await session.resource(API_VERSION, "Lease")
     body = {"apiVersion": API_VERSION, "kind": "Lease",
             "metadata": {"name": name, "namespace": namespace, "labels": labels}, "spec": _spec(record)}
-    await session.rest.request("POST", resource.path(namespace), params={"fieldManager": FIELD_MANAGER}, body=body)
+    made = await session.rest.request("POST", resource.path(namespace), params={"fieldManager": FIELD_MANAGER},
+                                      body=body)
+    return str((made.get("metadata") or {}).get("resourceVersion") or "")
 
 
 async def update(session: KubeSession, namespace: str, name: str, record: LeaseRecord, resource_version: str,
-                 labels: dict[str, str]) -> None:
+                 labels: dict[str, str]) -> str:
+    """Replace the Lease read at ``resource_version`` (409 ``Conflict``: written since); the new one."""
     resource = await session.resource(API_VERSION, "Lease")
     body = {"apiVersion": API_VERSION, "kind": "Lease",
             "metadata": {"name": name, "namespace": namespace, "labels": labels,
                          "resourceVersion": resource_version},
             "spec": _spec(record)}
-    await session.rest.request("PUT", resource.path(namespace, name), params={"fieldManager": FIELD_MANAGER},
-                               body=body)
+    made = await session.rest.request("PUT", resource.path(namespace, name),
+                                      params={"fieldManager": FIELD_MANAGER}, body=body)
+    return str((made.get("metadata") or {}).get("resourceVersion") or "")

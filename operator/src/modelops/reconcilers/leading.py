@@ -60,6 +60,7 @@ class Elector:
         self._renewed_at: float | None = None
         self._seen: Observation | None = None
         self._resource_version: str | None = None
+        self._held: LeaseRecord | None = None
         self._acquired = threading.Event()
         self._stopping = False
         self._loop = asyncio.new_event_loop()
@@ -126,10 +127,12 @@ class Elector:
                 return
             assert decision.record is not None
             if decision.action is Action.CREATE:
-                await leases.create(self._session, self.namespace, self.name, decision.record, self._labels())
+                self._resource_version = await leases.create(self._session, self.namespace, self.name,
+                                                             decision.record, self._labels())
             else:
-                await leases.update(self._session, self.namespace, self.name, decision.record,
-                                    self._resource_version or "", self._labels())
+                self._resource_version = await leases.update(self._session, self.namespace, self.name,
+                                                             decision.record, self._resource_version or "",
+                                                             self._labels())
         except Conflict:
             return  # another replica wrote first: read again next time
         except KubeError as error:
@@ -139,6 +142,7 @@ class Elector:
             log.warning("took Lease %s/%s from %r (transition %d)", self.namespace, self.name,
                         record.holder if record else "", decision.record.transitions)
         self._renewed_at = started  # counted from before the read: never later than the server saw it
+        self._held = decision.record
         self._acquired.set()
 
     async def _watch_deadline(self) -> None:
@@ -155,8 +159,8 @@ class Elector:
             self._task.cancel()
         if self._session is None:
             return
-        if self.leading() and self._seen is not None and self._resource_version:
-            record = LeaseRecord("", 1, None, None, self._seen.record.transitions if self._seen.record else 0)
+        if self.leading() and self._held is not None and self._resource_version:
+            record = LeaseRecord("", 1, None, None, self._held.transitions)
             await leases.update(self._session, self.namespace, self.name, record, self._resource_version,
                                 self._labels())
         await self._session.close()
