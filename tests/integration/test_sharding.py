@@ -25,7 +25,8 @@ from localcluster.building import ensure_helm
 from localcluster.cluster import LocalCluster
 from modelops.core.sharding import SHARD_LABEL
 from modelops.reconcilers.leading import lease_name
-from tests.support.chart import CHART, one, render
+from tests.support.api_recorder import unexercised
+from tests.support.chart import CHART, apply_rbac, one, render
 from tests.support.examples import example_of
 from tests.support.sharding import (
     admin_account,
@@ -193,3 +194,24 @@ def test_the_chart_runs_a_shard_with_leader_election(tmp_path: Path) -> None:
     refused = subprocess.run([str(helm), "template", "x", str(CHART), "-f", str(tmp_path / "two.yaml")],
                              capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0 and "replicas > 1 needs shard.name" in refused.stderr
+
+
+def test_the_charts_lease_role_is_all_a_replica_needs_to_lead(
+    api: client.ApiClient, dyn: dynamic.DynamicClient, cluster: LocalCluster, namespace: str, tmp_path: Path,
+) -> None:
+    """The operator under only the chart's ServiceAccount (ClusterRole + the shard's Role) leads, renews
+    and releases its Lease; every Lease permission of the Role is used, none refused."""
+    docs = render(ensure_helm(), CHART, namespace, {"shard": {"name": "r", "selector": f"{SHARD_LABEL}=r"}}, tmp_path)
+    apply_rbac(dyn, docs, namespace, f"modelops-shard-{namespace}")
+    account = one(docs, "ServiceAccount", "modelops")["metadata"]["name"]
+    args = ("--shard", "r", "--selector", f"{SHARD_LABEL}=r", "--lease-namespace", namespace,
+            "--identity", "pod-1", *TIMING)
+    with recorded_operator(api, cluster, namespace, account, tmp_path / "op", args) as (operator, proxy):
+        operator.start()
+        wait_holder(api, namespace, "modelops-shard-r", "pod-1", 60)
+        time.sleep(3)  # a few renewals
+        assert operator.stop() in (0, -15)
+    assert lease_holder(api, namespace, "modelops-shard-r") is None  # released under the Role too
+    leases = [a for a in proxy.recorded() if a.resource == "leases"]
+    assert [a for a in leases if a.status == 403] == []
+    assert unexercised(one(docs, "Role")["rules"], leases) == []
