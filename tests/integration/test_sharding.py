@@ -101,7 +101,7 @@ def test_two_shards_reconcile_each_object_exactly_once(
         assert shards_of == {name: shard for _, kind, name, shard in objects if kind == "ModelVersion"}
         # Each operator keeps only its shard's objects.
         assert op_a.stored("TrainingRun") == 2 and op_b.stored("TrainingRun") == 2
-        assert op_a.metrics().get('modelops_shard_leader{shard="a",identity="op-a"}') == 1.0
+        assert op_a.metrics().get('modelops_shard_leader{identity="op-a",shard="a"}') == 1.0
 
 
 def _writes_of_models(proxy: Any, namespace: str) -> list[Any]:
@@ -129,7 +129,7 @@ def test_a_shards_standby_takes_over_and_never_writes_with_the_leader(
         assert written(proxy1, namespace, "mv-c-1")
         # The standby made no request but on its Lease: no watch, no read, no write.
         assert non_lease_requests(proxy2) == [], non_lease_requests(proxy2)[:5]
-        assert r2.metrics().get('modelops_shard_leader{shard="c",identity="r2"}') == 0.0
+        assert r2.metrics().get('modelops_shard_leader{identity="r2",shard="c"}') == 0.0
 
         # Kill the leader: the standby holds the Lease within leaseDuration + a margin, then reconciles.
         assert r1.proc is not None
