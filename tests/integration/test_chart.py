@@ -27,7 +27,7 @@ from localcluster.mlflow_server import MLflowServer
 from localcluster.operator_config import operator_config
 from modelops.logsink.config import load as load_sink_config
 from tests.support.api_recorder import RecordingProxy, unexercised
-from tests.support.chart import CHART, CRD_CHART, render
+from tests.support.chart import CHART, CRD_CHART, apply_rbac, render
 from tests.support.drift import JOB_MANAGER, job_status
 from tests.support.kserve_status import ready_status
 from tests.support.logsink import metric_value, post_all, rows_by_id, scrape
@@ -119,20 +119,6 @@ OPERATOR_RULES_NOT_EXERCISED: dict[str, str] = {
 }
 
 
-def _apply_rbac(dyn: dynamic.DynamicClient, docs: list[dict[str, Any]], namespace: str, role: str) -> None:
-    """Apply the ServiceAccount, ClusterRole and binding among ``docs``, the cluster-wide ones named
-    ``role`` (tests share one cluster: each needs names of its own)."""
-    for doc in docs:
-        if doc["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding"):
-            if doc["kind"] != "ServiceAccount":
-                doc["metadata"]["name"] = role
-                if doc["kind"] == "ClusterRoleBinding":
-                    doc["roleRef"]["name"] = role
-            resource = dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
-            resource.server_side_apply(body=doc, namespace=namespace if resource.namespaced else None,
-                                       field_manager="chart-test")
-
-
 def _token_kubeconfig(api: client.ApiClient, cluster: LocalCluster, namespace: str, account: str,
                       path: Path, proxy: RecordingProxy | None = None) -> Path:
     """A kubeconfig with a token of ``account``: straight to the API server, or through ``proxy``."""
@@ -155,7 +141,7 @@ def test_operator_works_with_only_the_charts_rbac(
     operator.stop()
     try:
         docs = [d for d in render(helm, CHART, namespace) if not d["metadata"]["name"].startswith("modelops-logsink")]
-        _apply_rbac(dyn, docs, namespace, f"modelops-{namespace}")
+        apply_rbac(dyn, docs, namespace, f"modelops-{namespace}")
         account = next(d for d in docs if d["kind"] == "ServiceAccount")["metadata"]["name"]
         assert cluster.pki is not None
         proxy = RecordingProxy(cluster.server, cluster.pki.ca_cert).start()
@@ -351,7 +337,7 @@ def test_the_sink_reads_signatures_with_only_the_charts_rbac(
     tmp_path: Path,
 ) -> None:
     docs = [d for d in render(helm, CHART, namespace) if d["metadata"]["name"].startswith("modelops-logsink")]
-    _apply_rbac(dyn, docs, namespace, f"modelops-logsink-{namespace}")
+    apply_rbac(dyn, docs, namespace, f"modelops-logsink-{namespace}")
     mv = next(d for d in documents(REPO / "examples" / "02-modelversion-cpu.yaml") if d["kind"] == "ModelVersion")
     mv["spec"]["model"] = f"sig-{namespace}"
     mv["spec"]["serving"]["enabled"] = False

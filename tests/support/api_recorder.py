@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,9 @@ class Access:
     resource: str
     namespaced: bool
     status: int
+    namespace: str = ""  # the object's namespace and name, when the path names them
+    name: str = ""
+    at: float = 0.0  # time.monotonic() when the request reached the proxy
 
 
 def request_attributes(method: str, path: str, query: dict[str, str]) -> tuple[str, str, str, bool] | None:
@@ -72,6 +76,16 @@ def request_attributes(method: str, path: str, query: dict[str, str]) -> tuple[s
         "DELETE": "delete" if name else "deletecollection",
     }.get(method.upper(), method.lower())
     return verb, group, f"{resource}/{sub}" if sub else resource, namespaced
+
+
+def object_named(path: str) -> tuple[str, str]:
+    """(namespace, name) of the object a resource path names; "" for what it does not name."""
+    parts = [p for p in path.split("/") if p]
+    rest = parts[2:] if parts[:1] == ["api"] else parts[3:]
+    namespace = ""
+    if rest[:1] == ["namespaces"] and len(rest) >= 3:
+        namespace, rest = rest[1], rest[2:]
+    return namespace, rest[1] if len(rest) > 1 else ""
 
 
 class RecordingProxy:
@@ -142,14 +156,17 @@ class RecordingProxy:
 
     async def _relay(self, request: web.Request) -> web.StreamResponse:
         assert self._session is not None
+        arrived = time.monotonic()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
         body = await request.read()
         async with self._session.request(request.method, self.upstream + request.path_qs, headers=headers,
                                          data=body or None, ssl=self.ssl, allow_redirects=False) as upstream:
             attributes = request_attributes(request.method, request.path, dict(request.query))
             if attributes is not None:
+                where = object_named(request.path)
                 with self._lock:
-                    self.accesses.append(Access(*attributes, status=upstream.status))
+                    self.accesses.append(Access(*attributes, status=upstream.status, namespace=where[0],
+                                                name=where[1], at=arrived))
                     # A server-side apply that creates (201) was authorized for create too.
                     if attributes[0] == "patch" and upstream.status == 201:
                         self.accesses.append(Access("create", *attributes[1:], status=upstream.status))

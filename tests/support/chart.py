@@ -1,5 +1,6 @@
 """The Helm charts as the tests see them: rendered with the project's helm (``localcluster.building
-.ensure_helm``) into plain dicts, with the values a test gives."""
+.ensure_helm``) into plain dicts, with the values a test gives; their RBAC applied to the cluster
+(``apply_rbac``) to run a process under the chart's ServiceAccount."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from kubernetes import dynamic
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "modelops"
@@ -33,3 +35,16 @@ def one(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[
     assert len(found) == 1, f"{len(found)} {kind} {name or ''} rendered"
     return found[0]
 
+
+def apply_rbac(dyn: dynamic.DynamicClient, docs: list[dict[str, Any]], namespace: str, role: str) -> None:
+    """Apply the ServiceAccount, Roles and bindings among ``docs``, the cluster-wide ones named
+    ``role`` (tests share one cluster: each needs names of its own)."""
+    for doc in docs:
+        if doc["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"):
+            if doc["kind"] in ("ClusterRole", "ClusterRoleBinding"):
+                doc["metadata"]["name"] = role
+                if doc["kind"] == "ClusterRoleBinding":
+                    doc["roleRef"]["name"] = role
+            resource = dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
+            resource.server_side_apply(body=doc, namespace=namespace if resource.namespaced else None,
+                                       field_manager="chart-test")

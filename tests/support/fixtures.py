@@ -22,6 +22,7 @@ from localcluster.cluster import LocalCluster
 from localcluster.mlflow_server import MLflowServer
 from localcluster.operator_config import operator_config
 from localcluster.prometheus_server import PrometheusServer
+from modelops.core.sharding import SHARD_LABEL
 from tests.support import rollouts, serving, training
 from tests.support.kube import scratch_namespace
 from tests.support.mlflow_fixtures import mlflow_server  # noqa: F401
@@ -92,6 +93,7 @@ def serving_env(dyn: dynamic.DynamicClient, api: client.ApiClient, namespace: st
 # them; a short pendingTimeout lets the capacity test see the Unschedulable condition quickly; a
 # short query timeout lets the analysis tests see a stopped Prometheus as Error measurements fast; a
 # 2-second alias poll lets the targetFrom tests see an alias move without waiting 30 s.
+# It owns the objects without a modelops.io/shard label: the sharding tests' own operators own theirs.
 # The InferenceServices' logger points at the port the e2e tier's log sink listens on (``log_sink``,
 # started only by the tests that serve real models; Prometheus scrapes that port from the start).
 @pytest.fixture(scope="session")
@@ -104,7 +106,8 @@ def operator(cluster: LocalCluster, mlflow_server: MLflowServer,  # noqa: F811
                                               mlflow_artifacts=mlflow_server.artifact_root.as_uri(),
                                               log_sink_url=f"http://127.0.0.1:{sink_port}",
                                               prometheus_url=prometheus_server.url, query_timeout="2s",
-                                              alias_poll_interval="2s"))
+                                              alias_poll_interval="2s"),
+                              args=("--selector", f"!{SHARD_LABEL}"))
     process.start()
     yield process
     process.stop()

@@ -22,8 +22,9 @@ class OperatorError(RuntimeError):
 
 class OperatorProcess(ChildServer):
     def __init__(self, cluster: LocalCluster, log_path: Path, config: dict | None = None,  # type: ignore[type-arg]
-                 kubeconfig: Path | None = None) -> None:
+                 kubeconfig: Path | None = None, args: tuple[str, ...] = ()) -> None:
         self.cluster = cluster
+        self.args = args
         self.kubeconfig = kubeconfig or cluster.kubeconfig
         self.log_path = log_path
         self.port = free_port()
@@ -35,7 +36,7 @@ class OperatorProcess(ChildServer):
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1",
                "MODELOPS_CONFIG": str(self.config_path)}
         self._spawn([sys.executable, "-m", "modelops", "--liveness", f"http://127.0.0.1:{self.port}/healthz",
-                     "--metrics", f"127.0.0.1:{self.metrics_port}"], env=env)
+                     "--metrics", f"127.0.0.1:{self.metrics_port}", *self.args], env=env)
         self._await_http(f"http://127.0.0.1:{self.port}/healthz", time.monotonic() + timeout, OperatorError,
                          "the operator")
         return self

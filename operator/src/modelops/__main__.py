@@ -1,14 +1,22 @@
 """``python -m modelops``: run the operator (cluster-wide, standalone, liveness on :8080).
 
-Standalone, because kopf's peering is not leader election (kopf#734): the chart runs one replica
-with ``strategy: Recreate``. ``--namespace`` limits the watch; ``--liveness`` moves the probe.
+Standalone, because kopf's peering is not leader election (kopf#734). ``--namespace`` and
+``--selector`` make the replica's shard (``core.sharding``); ``--shard NAME`` adds leader election on
+the Lease ``modelops-shard-NAME`` (``reconcilers.leading``): kopf starts only once the Lease is held,
+and the process exits when it can no longer renew it, so several replicas of one shard may run and
+exactly one acts. Without ``--shard`` it runs at once, alone (the chart's single-replica default).
+``--liveness`` moves the probe.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import socket
 import sys
+import uuid
+from typing import TYPE_CHECKING
 
 # kopf imports every Kubernetes client library it finds installed, to recognise their model objects
 # (kopf._cogs.helpers.thirdparty): ~70 MiB of resident memory for kubernetes_asyncio, ~120 MiB with
@@ -20,6 +28,10 @@ for _library in ("kubernetes", "kubernetes_asyncio", "pykube"):
 
 import kopf  # noqa: E402
 
+if TYPE_CHECKING:
+    from modelops.core.leasing import Timing
+    from modelops.reconcilers.leading import Elector
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m modelops", description="Run the modelops operator.")
@@ -30,7 +42,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metrics", default="0.0.0.0:8081",
                         help="host:port of the operator's own Prometheus metrics; empty: none (default: %(default)s)")
     parser.add_argument("--verbose", action="store_true")
+    shard = parser.add_argument_group("sharding and leader election (README: Sharding and high availability)")
+    shard.add_argument("--selector", default="",
+                       help="own only objects whose labels match this equality-based selector, e.g. "
+                            "modelops.io/shard=a, or !modelops.io/shard (the unlabelled ones)")
+    shard.add_argument("--shard", default="",
+                       help="elect one active replica of this shard on the Lease modelops-shard-SHARD")
+    shard.add_argument("--lease-namespace", default=os.environ.get("POD_NAMESPACE", ""),
+                       help="namespace of the Lease (default: $POD_NAMESPACE, else the kubeconfig's)")
+    shard.add_argument("--identity", default=os.environ.get("POD_NAME", ""),
+                       help="this replica's name in the Lease (default: $POD_NAME, else host_pid_random)")
+    shard.add_argument("--lease-duration", type=float, default=15.0)
+    shard.add_argument("--renew-deadline", type=float, default=10.0)
+    shard.add_argument("--retry-period", type=float, default=2.0)
     args = parser.parse_args(argv)
+    from modelops.core.leasing import Timing
+    from modelops.core.sharding import Shard
+    try:
+        own = Shard.of(args.shard, args.namespace, args.selector)
+        timing = Timing(args.lease_duration, args.renew_deadline, args.retry_period)
+    except ValueError as error:
+        parser.error(str(error))
 
     import modelops.main  # noqa: F401  (registers the handlers)
 
@@ -40,13 +72,36 @@ def main(argv: list[str] | None = None) -> int:
         from modelops import observability
 
         observability.serve(args.metrics)
-    kopf.run(
-        standalone=True,
-        clusterwide=not args.namespace,
-        namespaces=args.namespace,
-        liveness_endpoint=args.liveness,
-    )
+    elector = _elect(own.name, args, timing) if own.name else None
+    try:
+        kopf.run(
+            standalone=True,
+            clusterwide=not args.namespace,
+            namespaces=args.namespace,
+            liveness_endpoint=args.liveness,
+            memo=kopf.Memo(shard=own, elector=elector),
+        )
+    finally:
+        if elector is not None:
+            elector.release()
     return 0
+
+
+def _elect(shard: str, args: argparse.Namespace, timing: Timing) -> Elector:
+    """Block until this replica leads ``shard``; the process exits the moment it stops leading."""
+    from modelops.k8s.session import current_namespace
+    from modelops.reconcilers.leading import Elector
+
+    def lost(why: str) -> None:
+        logging.getLogger("modelops.leading").critical("lost the lead of shard %s: %s; exiting", shard, why)
+        logging.shutdown()
+        os._exit(3)  # at once: no reconcile, no kopf cleanup write after the deadline
+
+    identity = args.identity or f"{socket.gethostname()}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    elector = Elector(shard, args.lease_namespace or current_namespace(), identity, timing, lost)
+    logging.getLogger("modelops.leading").warning("standby for shard %s as %s", shard, identity)
+    elector.run_until_leading(args.liveness)
+    return elector
 
 
 # What repeats at rest, one INFO line each time, is lowered to WARNING (warnings and errors stay;

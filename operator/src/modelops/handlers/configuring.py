@@ -20,13 +20,16 @@ import kopf
 import yaml
 from pydantic import ValidationError
 
+from modelops.api import GROUP
 from modelops.api.config import OperatorConfig
 from modelops.core.durations import parse_duration
+from modelops.core.sharding import Shard
 from modelops.reconcilers.runtime import Runtime
 from modelops.reconcilers.wiring import connect_kube, make_mlflow_client
 
 FINALIZER = "modelops.io/finalizer"
 ANNOTATION_PREFIX = "modelops.io"
+PLURALS = ("trainingruns", "modelversions", "rollouts", "driftmonitors")
 
 
 def _seconds(name: str, default: float) -> float:
@@ -90,15 +93,31 @@ async def configure(settings: kopf.OperatorSettings, logger: kopf.Logger, memo: 
     # kopf's per-object event workers end after this much quiet: with thousands of objects, a short
     # life keeps the tasks (and their memory) from piling up after a start.
     settings.batching.idle_timeout = 1.0
+    shard = memo.get("shard") or Shard()
+    if shard.selector:  # another shard's objects are never listed nor watched (core.sharding)
+        for plural in PLURALS:
+            settings.watching.label_selectors[GROUP, plural] = shard.selector_text()
     config = load_config(os.environ.get("MODELOPS_CONFIG"))
     memo.config = config
     memo.kube = await connect_kube(logger.info)
     memo.mlflow = make_mlflow_client(config)
-    memo.runtime = Runtime(memo.kube, memo.mlflow, config)
+    elector = memo.get("elector")
+    if elector is not None:  # a replica that may have lost its shard's Lease writes nothing
+        memo.kube.rest.guard = elector.guard
+    memo.runtime = Runtime(memo.kube, memo.mlflow, config, shard=shard)
     memo.runtime.start()
+    logger.info("modelops %s; leader election %s", shard.describe(),
+                f"on Lease {elector.namespace}/{elector.name} as {elector.identity}" if elector else "off")
     logger.info("modelops settings: finalizer=%s prefix=%s pools=%s mlflow=%s prometheus=%s", FINALIZER,
                 ANNOTATION_PREFIX, sorted(config.node_pools), "configured" if config.mlflow else "not configured",
                 "configured" if config.analysis.prometheus_url else "not configured")
+
+
+def in_shard(namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> bool:
+    """kopf's filter of every handler of the modelops kinds: the object is in this replica's shard
+    (``python -m modelops --selector``; the namespaces are kopf's own watch scope)."""
+    shard = memo.get("shard")
+    return shard is None or shard.admits(namespace, labels)
 
 
 @kopf.on.cleanup()

@@ -20,13 +20,14 @@ from typing import Any
 import kopf
 
 from modelops.api import GROUP, VERSION
+from modelops.handlers.configuring import in_shard
 from modelops.k8s.errors import Unavailable
 from modelops.registry.records import MLflowError, MLflowUnavailable
 
 ARCHIVE_ATTEMPTS = 5
 
 
-@kopf.on.delete(GROUP, VERSION, "rollouts", id="release")
+@kopf.on.delete(GROUP, VERSION, "rollouts", id="release", when=in_shard)
 async def release_rollout(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
     try:
         await memo.runtime.rollouts.release(namespace, name)
@@ -36,7 +37,7 @@ async def release_rollout(namespace: str, name: str, memo: kopf.Memo, **_: Any) 
     memo.runtime.forget("Rollout", namespace, name)
 
 
-@kopf.on.delete(GROUP, VERSION, "modelversions", id="release")
+@kopf.on.delete(GROUP, VERSION, "modelversions", id="release", when=in_shard)
 async def release_model_version(namespace: str, name: str, status: kopf.Status, memo: kopf.Memo, retry: int,
                                 logger: logging.Logger, **_: Any) -> None:
     serving = memo.runtime.serving
@@ -60,13 +61,13 @@ async def release_model_version(namespace: str, name: str, status: kopf.Status, 
     memo.runtime.forget("ModelVersion", namespace, name)
 
 
-@kopf.on.delete(GROUP, VERSION, "trainingruns", id="forget", optional=True)
+@kopf.on.delete(GROUP, VERSION, "trainingruns", id="forget", optional=True, when=in_shard)
 async def forget_training_run(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
     memo.runtime.training.forget(namespace, name)
     memo.runtime.forget("TrainingRun", namespace, name)
 
 
-@kopf.on.delete(GROUP, VERSION, "driftmonitors", id="forget", optional=True)
+@kopf.on.delete(GROUP, VERSION, "driftmonitors", id="forget", optional=True, when=in_shard)
 async def forget_drift_monitor(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
     memo.runtime.drift.forget(namespace, name)
     memo.runtime.forget("DriftMonitor", namespace, name)

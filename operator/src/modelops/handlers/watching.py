@@ -16,6 +16,7 @@ from modelops.api import GROUP, VERSION
 from modelops.core.monitoring.children import MONITOR_LABEL
 from modelops.core.serving.inference import MODELVERSION_LABEL
 from modelops.core.training.jobs import RUN_LABEL
+from modelops.handlers.configuring import in_shard
 
 ROLLOUT_LABEL = "modelops.io/rollout"
 
@@ -34,9 +35,16 @@ WATCHED: tuple[tuple[str, str, str, str, str, str | None], ...] = (
 
 def _register(group: str, version: str, plural: str, api_version: str, kind: str, label: str | None) -> None:
     labels = {label: kopf.PRESENT} if label else None
+    sharded = group == GROUP
 
+    # The modelops kinds are checked against the shard here: one not (or no longer: relabelled) in it
+    # is dropped from the runtime if it was there. Children follow their owner (``Runtime.seen``).
     @kopf.on.event(group, version, plural, id=f"watch-{plural}", labels=labels)
-    async def seen(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    async def seen(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, namespace: str | None,
+                   **_: Any) -> None:
+        if sharded and not in_shard(namespace, body.metadata.labels, memo):
+            memo.runtime.drop(api_version, kind, dict(body))
+            return
         memo.runtime.seen(api_version, kind, event.get("type"), dict(body))
 
 

@@ -114,6 +114,9 @@ class RestClient:
         self._discovery_lock = asyncio.Lock()
         # Told of every answer (method, path, HTTP status; 0 when none came): the operator's metrics.
         self.observer: Callable[[str, str, int], None] | None = None
+        # Asked before every write (method, path); raises to refuse it: a replica that may have lost
+        # its shard's Lease writes nothing (reconcilers.leading).
+        self.guard: Callable[[str, str], None] | None = None
 
     @classmethod
     def from_environment(cls, *, timeout: float = 30.0) -> RestClient:
@@ -124,6 +127,8 @@ class RestClient:
 
     async def request(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
                       body: Any = None, content_type: str = "application/json") -> dict[str, Any]:
+        if self.guard is not None and method != "GET":
+            self.guard(method, path)
         data = None if body is None else json.dumps(body)
         headers = {"Content-Type": content_type} if data is not None else None
         try:

@@ -27,6 +27,7 @@ from modelops.core.alerts.drift import rule_name
 from modelops.core.monitoring.children import RBAC_API, cron_job_name, job_account_name
 from modelops.core.monitoring.progress import ChildKey, DriftDecision, DriftObservation, ModelRefState, plan
 from modelops.core.ownership import Claim, Owner, claim
+from modelops.core.sharding import inherit
 from modelops.k8s import objects
 from modelops.k8s.errors import Conflict, NotFound
 from modelops.reconcilers.cycle import Reconciler
@@ -83,13 +84,13 @@ class DriftReconciler(Reconciler[DriftObservation, DriftDecision]):
 
     async def _execute(self, body: dict[str, Any], decision: DriftDecision) -> dict[str, Any]:
         for child in decision.apply:
-            await objects.apply(self.session, child)
+            await objects.apply(self.session, inherit(body, child))
         namespace = body["metadata"]["namespace"]
         for api_version, kind, name in decision.delete:
             await objects.delete(self.session, api_version, kind, namespace, name)
         if decision.create_training_run is not None:
             try:
-                self.view.remember(await objects.create(self.session, decision.create_training_run))
+                self.view.remember(await objects.create(self.session, inherit(body, decision.create_training_run)))
             except Conflict:
                 pass  # made by an earlier reconcile that died before its status write
         return dict(decision.status)

@@ -21,6 +21,10 @@ The handler layer calls ``seen(api_version, kind, event, body)`` for every watch
   edit of the weights is reverted).
 
 Every status still has exactly one writer: the queue never runs one key twice at once.
+
+Sharded (``core.sharding``, a ``--selector``): the handlers hand over only this shard's modelops
+objects (``drop`` forgets one relabelled out of it), and a child's event counts only when its owner
+is one of them — another shard's Job, CronJob, InferenceService or route wakes nothing here.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from modelops import observability
 from modelops.api import API_VERSION
 from modelops.api.config import OperatorConfig
 from modelops.core.monitoring.children import MONITOR_LABEL
+from modelops.core.sharding import Shard
 from modelops.k8s.session import KubeSession
 from modelops.metrics.drift import DriftCollector
 from modelops.metrics.rollouts import RolloutCollector
@@ -71,7 +76,9 @@ def _owners(body: Mapping[str, Any], kind: str) -> list[str]:
 
 
 class Runtime:
-    def __init__(self, session: KubeSession, mlflow: MLflowClient | None, config: OperatorConfig) -> None:
+    def __init__(self, session: KubeSession, mlflow: MLflowClient | None, config: OperatorConfig,
+                 shard: Shard | None = None) -> None:
+        self.shard = shard or Shard()
         self._trimmer: asyncio.Task[None] | None = None
         stores = {
             (API_VERSION, "TrainingRun"): Store("TrainingRun", indexes=retrain_indexes()),
@@ -146,6 +153,8 @@ class Runtime:
     def seen(self, api_version: str, kind: str, event: str | None, body: Mapping[str, Any]) -> None:
         """One watch event (``event``: ADDED, MODIFIED, DELETED, or None for the initial listing)."""
         key = _key(body)
+        if self.shard.selector and kind not in self.queues and not self._owned_here(kind, key[0], body):
+            return  # a child of another shard's object
         store = self.view.store(api_version, kind)
         before = store.get(*key) if store is not None and kind in ("Rollout", "ModelVersion") else None
         if store is not None:
@@ -194,6 +203,21 @@ class Runtime:
         elif (api_version, kind) in ROUTES:
             for owner in _owners(body, "Rollout"):
                 self.queues["Rollout"].add((namespace, owner))
+
+    def drop(self, api_version: str, kind: str, body: Mapping[str, Any]) -> None:
+        """An object not in this shard (any more): forgotten, as if deleted, if it was kept."""
+        store = self.view.store(api_version, kind)
+        if store is not None and store.get(*_key(body)) is not None:
+            self.seen(api_version, kind, "DELETED", body)
+
+    def _owned_here(self, kind: str, namespace: str, body: Mapping[str, Any]) -> bool:
+        """Whether a child's owner (a modelops object, same namespace) is one this runtime holds."""
+        for owner_kind in ("TrainingRun", "ModelVersion", "Rollout", "DriftMonitor"):
+            store = self.view.store(API_VERSION, owner_kind)
+            if store is not None and any(store.get(namespace, name) is not None
+                                         for name in _owners(body, owner_kind)):
+                return True
+        return False
 
     def _wake_monitors(self, kind: str, key: Key) -> None:
         for monitor in self.view.monitor_keys_watching(key[0], kind, key[1]):

@@ -30,6 +30,7 @@ from modelops.core.serving.progress import (
 )
 from modelops.core.serving.readiness import Readiness
 from modelops.core.serving.roles import kserve_router_of, role_of
+from modelops.core.sharding import inherit
 from modelops.k8s import objects
 from modelops.reconcilers.cycle import Reconciler
 from modelops.reconcilers.finishing import announce
@@ -183,7 +184,7 @@ class ServingReconciler(Reconciler[ModelVersionObservation, ModelVersionDecision
                                                   {**request.tags, "modelops.mlflow_run_id": request.run_id},
                                                   request.description)
         if decision.apply_inference_service is not None:
-            self.view.remember(await objects.apply(self.session, decision.apply_inference_service))
+            self.view.remember(await objects.apply(self.session, inherit(body, decision.apply_inference_service)))
         if decision.delete_inference_service is not None:
             meta = body["metadata"]
             await objects.delete(self.session, ISVC_API, "InferenceService", meta["namespace"],

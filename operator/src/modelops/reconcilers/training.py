@@ -20,6 +20,7 @@ from modelops.api import API_VERSION
 from modelops.core.conditions import parse_time
 from modelops.core.naming import dns_label
 from modelops.core.ownership import Owner, claim
+from modelops.core.sharding import inherit
 from modelops.core.training.jobs import RUN_LABEL, job_name
 from modelops.core.training.observation import (
     JobState,
@@ -173,7 +174,7 @@ class TrainingReconciler(Reconciler[TrainingObservation, TrainingDecision]):
             run = self._run_state(info)
             status["mlflow"] = {"runId": run.run_id, "experimentId": run.experiment_id, "url": run.url}
         if decision.apply_job is not None:
-            await objects.apply(self.session, decision.apply_job)
+            await objects.apply(self.session, inherit(body, decision.apply_job))
         run_id = (status.get("mlflow") or {}).get("runId")
         if decision.register is not None and mlflow is not None:
             registration = decision.register
@@ -186,7 +187,7 @@ class TrainingReconciler(Reconciler[TrainingObservation, TrainingDecision]):
                                                   registration.tags, registration.description)
         if decision.create_model_version is not None:
             try:
-                self.view.remember(await objects.create(self.session, decision.create_model_version))
+                self.view.remember(await objects.create(self.session, inherit(body, decision.create_model_version)))
             except Conflict:
                 pass  # made by an earlier pass that died before the status write
             if mlflow is not None:
