@@ -7,12 +7,17 @@ screenshot a PNG of the size asked for, not blank."""
 
 from __future__ import annotations
 
+import asyncio
 from html.parser import HTMLParser
 from pathlib import Path
 
+import aiohttp
+import pytest
 from PIL import Image
 
 from localcluster.cluster import LocalCluster
+from localcluster.prometheus_server import PrometheusServer
+from modelops.cli.dashboard import gathering
 from tests.support.browser import capture, dashboard
 from tests.support.manifests import apply
 from tests.support.names import unique
@@ -89,3 +94,17 @@ def test_the_dashboard_shows_what_a_user_looks_for(rollout_env: Env, cluster: Lo
         assert image.format == "PNG" and image.size == (WIDTH, HEIGHT)
         colours = image.convert("RGB").getcolors(maxcolors=1 << 16)
     assert colours is None or len(colours) > 20, f"a blank screenshot ({colours and len(colours)} colours)"
+
+
+def test_series_are_read_from_a_real_prometheus(prometheus_server: PrometheusServer) -> None:
+    """``--prometheus``: the page's series come from ``query_range``, one per value of a label."""
+
+    async def read() -> dict[str, list[tuple[float, float]]]:
+        async with aiohttp.ClientSession() as http:
+            with pytest.raises(ValueError, match="bad_data"):
+                await gathering.query_range(http, prometheus_server.url, "rate(", "job")
+            return await gathering.query_range(http, prometheus_server.url,
+                                               'label_replace(vector(7), "check", "latency-p99", "", "")', "check")
+
+    found = asyncio.run(read())
+    assert list(found) == ["latency-p99"] and found["latency-p99"] and {v for _, v in found["latency-p99"]} == {7.0}

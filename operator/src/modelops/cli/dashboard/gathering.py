@@ -112,23 +112,26 @@ async def _rollout(sources: Sources, body: dict[str, Any], problems: list[str]) 
             problems.append(f"{data.namespace}/{data.name}: ModelVersion {version}: {error}")
     if sources.prometheus:
         where = f'namespace="{data.namespace}",rollout="{data.name}"'
+        if sources.http is None:
+            sources.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         try:
-            data.measured = await _range(sources, f"modelops_analysis_measurement{{{where}}}", "check")
-            data.weights = await _range(sources, f"modelops_rollout_weight{{{where}}}", "backend")
+            data.measured = await query_range(sources.http, sources.prometheus,
+                                              f"modelops_analysis_measurement{{{where}}}", "check")
+            data.weights = await query_range(sources.http, sources.prometheus,
+                                             f"modelops_rollout_weight{{{where}}}", "backend")
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
             problems.append(f"Prometheus {sources.prometheus}: {error}")
     return data
 
 
-async def _range(sources: Sources, query: str, label: str) -> dict[str, list[Point]]:
-    """``query_range`` over the last hour: one series per value of ``label``."""
-    if sources.http is None:
-        sources.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-    end = datetime.now(UTC)
+async def query_range(http: aiohttp.ClientSession, address: str, query: str, label: str,
+                      end: datetime | None = None) -> dict[str, list[Point]]:
+    """Prometheus' ``query_range`` over the hour before ``end``: one series per value of ``label``."""
+    end = end or datetime.now(UTC)
     params = {"query": query, "start": f"{(end - RANGE).timestamp():.3f}", "end": f"{end.timestamp():.3f}",
               "step": str(STEP_SECONDS)}
-    url = f"{(sources.prometheus or '').rstrip('/')}/api/v1/query_range"
-    async with sources.http.get(url, params=params) as response:
+    url = f"{address.rstrip('/')}/api/v1/query_range"
+    async with http.get(url, params=params) as response:
         answer = await response.json(content_type=None)
     if answer.get("status") != "success":
         raise ValueError(f"{query}: {answer.get('errorType')}: {answer.get('error')}")
