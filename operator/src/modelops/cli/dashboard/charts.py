@@ -18,7 +18,7 @@ Point = tuple[float, float]
 
 PALETTE = ("#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#64748b")
 FONT = 'font-family="sans-serif" font-size="11"'
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 24, 36
+LEFT, RIGHT, TOP, BOTTOM = 60, 12, 24, 36
 
 
 def colour(index: int) -> str:
@@ -73,8 +73,8 @@ def time_series(series: Mapping[str, Sequence[Point]], *, chart_id: str, title: 
         out.append(f'<line x1="{LEFT}" x2="{width - RIGHT}" y1="{y(value):.1f}" y2="{y(value):.1f}" stroke="#e2e8f0"/>'
                    f'<text x="{LEFT - 4}" y="{y(value) + 4:.1f}" {FONT} text-anchor="end">'
                    f"{_number(value)}{unit}</text>")
-    for t in (t0, (t0 + t1) / 2, t1):
-        out.append(f'<text x="{x(t):.1f}" y="{height - BOTTOM + 14}" {FONT} text-anchor="middle">{_clock(t)}</text>')
+    for t, anchor in ((t0, "start"), ((t0 + t1) / 2, "middle"), (t1, "end")):
+        out.append(f'<text x="{x(t):.1f}" y="{height - BOTTOM + 14}" {FONT} text-anchor="{anchor}">{_clock(t)}</text>')
     for t, label in marks:
         out.append(f'<line class="mark" x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{TOP}" y2="{TOP + plot_h}" '
                    f'stroke="#94a3b8" stroke-dasharray="3 3"><title>{escape(label)}</title></line>')
