@@ -8,6 +8,8 @@ screenshot a PNG of the size asked for, not blank."""
 from __future__ import annotations
 
 import asyncio
+import urllib.error
+import urllib.request
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -73,6 +75,9 @@ def test_the_dashboard_shows_what_a_user_looks_for(rollout_env: Env, cluster: Lo
 
     with dashboard(cluster.kubeconfig, env.namespace) as url:
         seen = capture(url, tmp_path, WIDTH, HEIGHT)
+        with pytest.raises(urllib.error.HTTPError) as refused:  # read-only: nothing but GET is routed
+            urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST"), timeout=10)
+        assert refused.value.code == 405
     dom = Dom(seen.dom)
 
     (section,) = dom.having("section", data_rollout=model)

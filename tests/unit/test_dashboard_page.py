@@ -92,11 +92,12 @@ def test_the_page_shows_the_rollout_its_steps_and_marks_the_current_one() -> Non
 
 def test_weights_follow_the_history_the_way_the_machine_splits() -> None:
     weights = series.weights_over_time(_rollout(), NOW)
-    # TargetChanged leaves the split alone; canary-5 starts at 11:50 (95/5); now: status.traffic.
-    assert weights["stable"] == [(datetime(2026, 3, 1, 11, 50, tzinfo=UTC).timestamp(), 95.0), (NOW.timestamp(), 95.0)]
-    assert weights["candidate"][0][1] == 5.0 and "mirror" not in weights
+    # TargetChanged at 11:40 starts from 100% stable; canary-5 starts at 11:50 (95/5); now: status.traffic.
+    at = [datetime(2026, 3, 1, 11, m, tzinfo=UTC).timestamp() for m in (40, 50)]
+    assert weights["stable"] == [(at[0], 100.0), (at[1], 95.0), (NOW.timestamp(), 95.0)]
+    assert [v for _, v in weights["candidate"]] == [0.0, 5.0, 5.0] and "mirror" not in weights
     (chart,) = _page().find("svg", id="weights-ml-fraud")
-    assert chart["data-series"] == "stable,candidate" and chart["data-points"] == "4"
+    assert chart["data-series"] == "stable,candidate" and chart["data-points"] == "6"
 
 
 def test_measurements_are_charted_per_check() -> None:

@@ -2,8 +2,8 @@
 
 - **weights over time** from ``status.history`` and the steps: each entry that starts a step moves
   the split to that step's (``core.rollout.traffic.split_at``, the rule the machine itself
-  applies), an entry that ends a rollout (Promoted, RolledBack, Aborted, Failed) puts 100% on the
-  stable, and the last point is ``status.traffic`` now;
+  applies), an entry that ends a rollout (Promoted, RolledBack, Aborted, Failed) or starts one
+  (TargetChanged) puts 100% on the stable, and the last point is ``status.traffic`` now;
 - **measurements per check** from ``status.analysis.measurements`` (the bounded tail the operator
   keeps; the full series is Prometheus');
 - **the route's weights** as the router's object carries them now (HTTPRoute backendRefs,
@@ -82,8 +82,8 @@ def weights_over_time(body: Mapping[str, Any], now: datetime) -> dict[str, list[
         to = entry.get("to")
         if to in names:
             points.append((at, split_at(steps, names[to])))
-        elif to in ENDINGS:
-            points.append((at, ALL_STABLE))
+        elif to in ENDINGS or entry.get("reason") == "TargetChanged":
+            points.append((at, ALL_STABLE))  # a new target starts from the stable's 100%
     traffic = status.get("traffic") or {}
     if traffic:
         points.append((now.timestamp(), Split(int(traffic.get("stable") or 0), int(traffic.get("candidate") or 0),
