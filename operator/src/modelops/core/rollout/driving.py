@@ -1,8 +1,9 @@
 """Driving the steps of the candidate in flight, one transition per plan: restarts when the step
-list changed, ``spec.paused``, the progress deadline, approvals, starting a step (``full``
-promotes), the step's gate (``gate``: roll back, hold, advance or wait), holds and their
-acceptance, promotion and failure. The rules, in the order ``drive`` checks them, are those of the
-machine's docstring ("Driving the steps", "Leaving a hold").
+list changed, ``spec.paused``, ``spec.promoteFull`` (skip to the promotion), the progress
+deadline, approvals, starting a step (``full`` promotes), the step's gate (``gate``: roll back,
+hold, advance or wait), holds and their acceptance, promotion and failure. The rules, in the order
+``drive`` checks them, are those of the machine's docstring ("Driving the steps", "Promoting in
+full", "Leaving a hold").
 """
 
 from __future__ import annotations
