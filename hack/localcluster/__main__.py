@@ -2,7 +2,8 @@
 
 - ``build``: compile (or find in the cache) every binary (and helm, for the chart tests, and KServe's
   agent, for the model servers), fetch Prometheus and promtool from Debian's ``prometheus`` package
-  (for the metrics tests), and make KServe's sklearn runtime virtualenv (kserve_runtime.py).
+  (for the metrics tests), make KServe's sklearn runtime virtualenv (kserve_runtime.py), and unpack
+  Debian's Chromium for the dashboard test (chromium.py).
 - ``up``: start a detached cluster in ``--dir`` (default ``~/.cache/modelops/clusters/dev``).
 - ``down``: stop it.  ``status``: what runs, where.  ``kubeconfig``: print its path.
 - ``run -- CMD...``: start a cluster, run CMD with ``KUBECONFIG`` set, stop the cluster whatever
@@ -33,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from localcluster import building, kserve_runtime, versions
+from localcluster.chromium import ensure_chromium
 from localcluster.cluster import ClusterState, LocalCluster, alive, default_directory, free_port, stop_detached
 from localcluster.prometheus_binary import ensure_prometheus_binaries
 
@@ -86,6 +88,7 @@ def _build(args: argparse.Namespace) -> int:
     print(f"{'kserve-sklearn-runtime':24} {kserve_runtime.ensure_runtime()}")
     for name, path in ensure_prometheus_binaries().items():
         print(f"{name:24} {path}")
+    print(f"{'chromium':24} {ensure_chromium().binary}")
     return 0
 
 

@@ -82,3 +82,35 @@ def test_the_plugin_reads_approves_pauses_aborts_and_rolls_back(rollout_env: Env
     rolled = env.wait_phase(model, "RolledBack", timeout=10)
     assert rolled["stable"] == v1 and rolled["traffic"]["stable"] == 100
     assert _cli(cluster, env, "status", "no-such-rollout").code == 1
+
+
+def test_promote_full_skips_the_remaining_steps_and_their_durations(rollout_env: Env, cluster: LocalCluster) -> None:
+    """Hour-long steps and an approval: ``promote --full`` writes one field of spec and the operator
+    promotes within seconds, writing status only (the spec's fields stay the test's and the plugin's)."""
+    env = rollout_env
+    model = unique("full")
+    v1, v2 = (env.model_version(model, f"{model}-v{i}") for i in (1, 2))
+    steps = [{"canary": {"weight": 10, "duration": "1h"}},
+             {"name": "gate", "approval": True, "canary": {"weight": 50, "duration": "1h"}},
+             {"pause": {"duration": "1h"}}]
+    env.rollout(model, model, v1, gateway(model), steps)
+    env.wait_phase(model, "Promoted")
+    env.patch(model, {"target": v2})
+    env.wait_step(model, 0, timeout=30)
+
+    dry = _cli(cluster, env, "promote", model, "--full", "--dry-run", "-o", "json")
+    assert dry.code == 0 and json.loads(dry.out) == {"spec": {"promoteFull": v2}}, dry.err
+    assert env.status(model)["currentStep"] == 0
+    promoted = _cli(cluster, env, "promote", model, "--full")
+    assert promoted.code == 0 and "skip canary-0, gate, pause-2" in promoted.out, promoted.err
+    done = env.wait_promoted(model, v2, timeout=30)  # not 3 hours
+    assert done["traffic"]["stable"] == 100 and done["warm"] == [v1]
+    skipped = [h for h in done["history"] if h["reason"] == "PromoteFull"]
+    assert len(skipped) == 1 and skipped[0]["actor"] == "kubectl-modelops", done["history"]
+    assert _cli(cluster, env, "promote", model, "--full").code == 1  # nothing in flight any more
+
+    body = env.get(env.rollouts, model)
+    assert body is not None and body["spec"]["promoteFull"] == v2
+    spec_writers = {entry["manager"] for entry in body["metadata"]["managedFields"]
+                    if "f:spec" in (entry.get("fieldsV1") or {})}
+    assert "modelops" not in spec_writers and "kubectl-modelops" in spec_writers, spec_writers

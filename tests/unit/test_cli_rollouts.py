@@ -46,8 +46,11 @@ def test_promote_approves_what_waits() -> None:
     assert patches.promote(held).body["spec"] == {"approved": ["ab-test@fraud-v2"]}  # the step after the hold
     with pytest.raises(patches.Refused, match="nothing waits"):
         patches.promote(rollout_body())
-    assert patches.promote(rollout_body(), full=True).body["spec"] == {
-        "approved": ["canary-5@fraud-v2", "ab-test@fraud-v2", "full@fraud-v2"]}
+    full = patches.promote(rollout_body(), full=True)
+    assert full.body == {"spec": {"promoteFull": "fraud-v2"}}  # one field; the operator skips the steps
+    assert "skip canary-5, ab-test, full" in full.summary
+    with pytest.raises(patches.Refused, match="already names fraud-v2"):
+        patches.promote(rollout_body(spec={"promoteFull": "fraud-v2"}), full=True)
     with pytest.raises(patches.Refused, match="use `resume`"):
         patches.promote(rollout_body("Paused", reason="PausedBySpec"))
 

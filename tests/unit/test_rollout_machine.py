@@ -1059,3 +1059,51 @@ def test_every_new_retry_token_and_only_a_new_one_rolls_the_candidate_out_again(
             assert decision.phase is RolloutPhase.ROLLED_BACK and decision.route == Route(V1, None, ALL_STABLE)
         at += 3
     assert sum(h["reason"] == "Retried" for h in driver.history) == retried
+
+
+# ------------------------------------------------------------------------------- promote --full
+
+
+def test_promote_full_skips_the_remaining_steps_and_their_durations() -> None:
+    driver = rolling(analysis=ANALYSIS)  # a 10-minute shadow, two 5-minute canaries, an approval, an A/B test
+    promoted = driver.plan(NOW + timedelta(seconds=5), promoteFull=V2)
+    assert promoted.phase is RolloutPhase.PROMOTED and promoted.status["stable"] == V2
+    assert promoted.route == Route(V2, None, ALL_STABLE) and promoted.status["warm"] == [V1]
+    skipped = next(entry for entry in driver.history if entry["reason"] == "PromoteFull")
+    assert (skipped["from"], skipped["to"], skipped["actor"]) == ("shadow-0", "full-4", "kubectl-patch")
+    assert "skipping shadow-0, canary-1, canary-2, ab-test" in skipped["message"]
+    assert "PromoteFull" in reasons(promoted)
+    assert_quiet(driver, minutes(30))
+
+
+def test_promote_full_names_one_candidate_and_leaves_another_alone() -> None:
+    driver = rolling(promoteFull=V3)
+    decision = driver.plan(minutes(1))
+    assert decision.phase is RolloutPhase.PROGRESSING and decision.status["currentStep"] == 0
+    assert all(entry["reason"] != "PromoteFull" for entry in driver.history)
+
+
+def test_promote_full_waits_for_a_candidate_that_is_not_ready_without_logging_twice() -> None:
+    driver = rolling()
+    driver.versions = versions(ready=(V1,), not_ready=(V2,))
+    waiting = driver.plan(minutes(1), promoteFull=V2)
+    assert waiting.phase is RolloutPhase.PROGRESSING and waiting.status["currentStepName"] == "full-4"
+    assert waiting.route == Route(V1, V2, ALL_STABLE)  # no weight on a backend that is not Ready
+    assert_quiet(driver, minutes(2))
+    assert [entry["reason"] for entry in driver.history].count("PromoteFull") == 1
+    driver.versions = versions()
+    assert driver.plan(minutes(3)).phase is RolloutPhase.PROMOTED
+
+
+def test_promote_full_skips_a_hold_and_an_approval_but_not_spec_paused() -> None:
+    driver = rolling()
+    frozen = driver.plan(minutes(1), paused=True, promoteFull=V2)
+    assert frozen.phase is RolloutPhase.PAUSED and frozen.status["candidate"] == V2
+    assert driver.plan(minutes(2), paused=False).phase is RolloutPhase.PROMOTED
+
+
+def test_promote_full_in_git_beside_the_target_promotes_at_once_and_says_so() -> None:
+    driver = serving(promoteFull=V2)
+    promoted = driver.plan(NOW, target=V2)
+    assert promoted.phase is RolloutPhase.PROMOTED and promoted.status["stable"] == V2
+    assert any(f"spec.promoteFull names {V2}" in (entry["message"] or "") for entry in driver.history)

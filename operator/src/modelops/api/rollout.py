@@ -145,6 +145,17 @@ class RolloutSpec(SpecModel):
         ),
         json_schema_extra=LIST_SET,
     )
+    promote_full: Name | None = Field(
+        None,
+        alias="promoteFull",
+        description=(
+            "Promote this candidate now, skipping every remaining step: their durations, pauses, approvals and "
+            "analysis (the human takes the risk, as with Argo Rollouts' promote --full). Set it to the candidate "
+            "in flight, e.g. fraud-v3: it names that candidate only and does nothing while another is rolled out "
+            "(in git beside the target, it promotes that target at once). spec.paused and spec.abort still win; "
+            "the candidate must still be Ready before it takes all traffic."
+        ),
+    )
     retry: RetryToken | None = Field(
         None,
         description=(

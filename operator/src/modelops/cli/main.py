@@ -7,7 +7,8 @@
 - ``modelops version``; ``modelops run`` (the operator, like ``python -m modelops``);
 - the Rollout commands (``cli/rollouts.py``): ``list``, ``status [--watch]``, ``history``,
   ``promote [--full]``, ``approve STEP``, ``pause``, ``resume``, ``abort``, ``retry``,
-  ``rollback [VERSION]`` — the day-2 operations, each one patch ``--dry-run`` prints.
+  ``rollback [VERSION]`` — the day-2 operations, each one patch ``--dry-run`` prints;
+- ``modelops dashboard [-p 3100] [--prometheus URL]``: a local, read-only web page (cli/dashboard).
 
 Installed twice: ``modelops`` and ``kubectl-modelops`` (so ``kubectl modelops status fraud`` works).
 Exit codes: 0 done, 1 error or refusal, 2 usage.
@@ -39,12 +40,16 @@ def main(argv: list[str] | None = None) -> int:
 
     add_arguments(sub.add_parser("trace", help="a logged prediction, the version that served it and its lineage"))
     from modelops.cli import rollouts
+    from modelops.cli.dashboard import serving
 
     rollouts.add_commands(sub)
+    serving.add_arguments(sub.add_parser("dashboard", help="a local, read-only web page over the Rollouts"))
     args = parser.parse_args(argv)
 
     if args.command in (*rollouts.READERS, *rollouts.ACTIONS):
         return rollouts.main(args)
+    if args.command == "dashboard":
+        return serving.main(args)
     if args.command == "version":
         from modelops.api import API_VERSION
 

@@ -3,9 +3,9 @@
 here from the Rollout as it is, without I/O.
 
 - ``promote``: approve what waits — the step awaiting approval, a pause step without duration, or
-  the step after a hold — for the candidate in flight; ``--full``: every remaining step too, so no
-  approval or hold stops the candidate on its way to 100% (durations and analysis still run: a
-  rollout is never skipped past its checks from the command line).
+  the step after a hold — for the candidate in flight; ``--full``: ``spec.promoteFull`` names the
+  candidate, and the operator skips every remaining step (durations, pauses, approvals and
+  analysis included) and promotes it as soon as it is Ready, like Argo Rollouts' ``promote --full``.
 - ``approve STEP``: list ``STEP@<candidate>`` in ``spec.approved`` (an approval tied to the candidate).
 - ``pause`` / ``resume``: ``spec.paused``. ``abort``: ``spec.abort``.
 - ``retry``: after an abort, clear ``spec.abort``; after RolledBack or Failed, a new ``spec.retry`` token.
@@ -132,10 +132,14 @@ def promote(rollout: Mapping[str, Any], full: bool = False) -> Patch:
     if not full:
         step = waiting_step(rollout)
         return _approving(rollout, [step], candidate, f"approve step {step} for candidate {candidate}")
+    if (rollout.get("spec") or {}).get("promoteFull") == candidate:
+        raise Refused(f"spec.promoteFull already names {candidate}: the operator is promoting it (see `status`; "
+                      "a candidate that is not Ready waits for it)")
     index = _status(rollout).get("currentStep") or 0
     remaining = step_names(rollout)[int(index):]
-    return _approving(rollout, remaining, candidate,
-                      f"approve every remaining step ({', '.join(remaining)}) for candidate {candidate}")
+    return _patch(rollout, {"promoteFull": candidate},
+                  f"promote {candidate} in full: skip {', '.join(remaining) or 'nothing'} (durations, approvals and "
+                  "analysis included), 100% once Ready")
 
 
 def pause(rollout: Mapping[str, Any]) -> Patch:

@@ -29,7 +29,7 @@ HELP = {
     "list": "list the Rollouts: phase, stable, candidate, step, weights",
     "status": "one Rollout: steps, weights, analysis, A/B progress, recent history (--watch: live)",
     "history": "a Rollout's audit trail (every transition, who caused it)",
-    "promote": "approve what waits (an approval step, a pause, a hold); --full: every remaining step",
+    "promote": "approve what waits (an approval step, a pause, a hold); --full: skip every remaining step",
     "approve": "approve STEP for the candidate in flight (STEP@candidate in spec.approved)",
     "pause": "freeze the rollout where it is (spec.paused: true)",
     "resume": "resume a paused rollout (spec.paused: false)",
@@ -56,7 +56,8 @@ def add_commands(sub: Any) -> None:
             parser.add_argument("--full-rollout", action="store_true",
                                 help="allow a version that is not warm: a full rollout through the steps")
         if command == "promote":
-            parser.add_argument("--full", action="store_true", help="approve every remaining step as well")
+            parser.add_argument("--full", action="store_true",
+                                help="skip every remaining step (durations, approvals, analysis): spec.promoteFull")
         if command == "status":
             parser.add_argument("-w", "--watch", action="store_true", help="redraw live until interrupted")
         if command in ACTIONS:

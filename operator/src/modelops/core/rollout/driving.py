@@ -1,8 +1,9 @@
 """Driving the steps of the candidate in flight, one transition per plan: restarts when the step
-list changed, ``spec.paused``, the progress deadline, approvals, starting a step (``full``
-promotes), the step's gate (``gate``: roll back, hold, advance or wait), holds and their
-acceptance, promotion and failure. The rules, in the order ``drive`` checks them, are those of the
-machine's docstring ("Driving the steps", "Leaving a hold").
+list changed, ``spec.paused``, ``spec.promoteFull`` (skip to the promotion), the progress
+deadline, approvals, starting a step (``full`` promotes), the step's gate (``gate``: roll back,
+hold, advance or wait), holds and their acceptance, promotion and failure. The rules, in the order
+``drive`` checks them, are those of the machine's docstring ("Driving the steps", "Promoting in
+full", "Leaving a hold").
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ def drive(w: Working) -> None:
         w.log(RolloutPhase.PAUSED.value, name, reason, message, w.actor)
         w.events.append(Event("Normal", reason, message))
 
+    if promoting_full(w, index):
+        return
     if not candidate_ready and deadline_passed(w):
         return
 
@@ -80,6 +83,24 @@ def drive(w: Working) -> None:
         return
 
     evaluate(w, index, held_before)
+
+
+def promoting_full(w: Working, index: int) -> bool:
+    """``spec.promoteFull`` names the candidate: jump to the promotion, skipping what remains (the
+    steps' durations, pauses, approvals and analysis). Once at the promotion step it runs as usual
+    (it waits for the candidate to be Ready), so the jump is made, and logged, once."""
+    last = schedule.last_index(w.steps)
+    if w.spec.promote_full is None or w.spec.promote_full != w.candidate:
+        return False
+    if index == last and w.started is not None:
+        return False
+    skipped = [schedule.name_at(w.steps, i) for i in range(index, last)]
+    message = (f"spec.promoteFull names {w.candidate}: promoting it now, skipping "
+               f"{', '.join(skipped) or 'nothing'} (durations, approvals and analysis included)")
+    w.log(schedule.name_at(w.steps, index), schedule.name_at(w.steps, last), "PromoteFull", message, w.actor)
+    w.events.append(Event("Normal", "PromoteFull", message))
+    start_step(w, last, schedule.name_at(w.steps, index), by_human=False)
+    return True
 
 
 def freeze(w: Working) -> None:
@@ -186,12 +207,13 @@ def fail(w: Working, phase: RolloutPhase, reason: str, message: str) -> None:
     w.stable_only()
 
 
-def start_step(w: Working, index: int, origin: str | None) -> None:
-    """Start step ``index`` now (``origin``: the step or phase before, for history); ``full``
-    promotes in the same plan."""
+def start_step(w: Working, index: int, origin: str | None, by_human: bool | None = None) -> None:
+    """Start step ``index`` now (``origin``: the step or phase before, for history; ``by_human``:
+    started by its approval, by default when it asks for one); ``full`` promotes in the same plan."""
     steps = w.steps
     name = schedule.name_at(steps, index)
-    by_human = index < len(steps) and steps[index].approval
+    if by_human is None:
+        by_human = index < len(steps) and steps[index].approval
     w.started = w.stamp
     w.step = index
     w.reset_analysis(steps[index] if index < len(steps) else None)

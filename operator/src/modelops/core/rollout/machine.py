@@ -58,6 +58,13 @@ next, so every step's split really reaches the router):
   promotes: stable = candidate, the old stable joins ``warm`` (trimmed to ``keepWarm``; versions
   trimmed off are listed in ``status.retired``, and their ModelVersions stop serving).
 
+**Promoting in full** (``kubectl modelops promote --full``): ``spec.promoteFull`` naming the
+candidate in flight jumps to the promotion at once — the remaining steps are skipped with their
+durations, pauses, approvals and analysis (a history entry ``PromoteFull`` lists them, actor the
+writer of spec) — and the candidate takes 100% once Ready. Tied to the candidate by name like a
+``step@candidate`` approval (it does nothing for another one); ``spec.paused`` and ``spec.abort``
+still win. The operator never clears it: spec is the user's.
+
 **Leaving a hold** (the analysis module's contract: "a human who accepts the risk approves the next
 step"): approve the *next* step for the candidate to accept and go on (after the last step:
 ``full-<len(steps)>``, the implicit promotion); toggle ``spec.paused`` true then false to measure the

@@ -201,6 +201,8 @@ def start(w: Working, target: str) -> None:
     standing = [name for name in (schedule.name_at(w.steps, i) for i in range(count)) if name in ahead]
     if standing:
         note += f"; spec.approved already approves {', '.join(standing)} for {target}: those steps will not wait"
+    if w.spec.promote_full == target:
+        note += f"; spec.promoteFull names {target}: it is promoted at once, skipping the steps"
     begin(w, target, "TargetChanged", f"rolling out {target} (stable {w.stable}){replacing}{note}")
 
 
