@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         gs_looks = math.ceil(design.max_samples / batch)
         tests: dict[str, tuple[Test, int]] = {
             f"mSPRT tau={0.1:g}": (msprt(0.1), MSPRT_CAP * LOOKS_PER_NFIX),
-            f"mSPRT tau=d={d:.3g}": (msprt(d), MSPRT_CAP * LOOKS_PER_NFIX),
+            "mSPRT tau=d": (msprt(d), MSPRT_CAP * LOOKS_PER_NFIX),
             "planned (GS)": (planned(design), gs_looks),
         }
         # results[test][effect] = list over repeats of (mean samples, P(better), P(any claim))
