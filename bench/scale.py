@@ -9,10 +9,13 @@ subprocess (no MLflow, no Prometheus: the operator's own cost), then:
 
 1. **idle RSS**: the operator started on an empty cluster;
 2. **populate**: Rollouts × (MVs/Rollouts) ModelVersions in 10 namespaces, each Rollout over the
-   Gateway API with its first version as target; the first two versions of each model are made
-   Ready by writing their InferenceService status as KServe would;
-3. **all observed**: seconds from the first create until every ModelVersion and Rollout has
-   ``status.observedGeneration == metadata.generation`` and every Rollout is Promoted;
+   Gateway API with its first version as target, and a DriftMonitor on each Rollout (its CronJob,
+   ServiceAccount, Role, RoleBinding and PrometheusRule are the operator's to keep; off with
+   ``--no-drift-monitors``); the first two versions of each model are made Ready by writing their
+   InferenceService status as KServe would;
+3. **all observed**: seconds from the first create until every ModelVersion, Rollout and
+   DriftMonitor has ``status.observedGeneration == metadata.generation`` and every Rollout is
+   Promoted;
    **converged RSS** once settled;
 4. **new object**: 30 ModelVersions created one by one into the full cluster: seconds from the
    create to ``observedGeneration`` (p50/p95);
@@ -91,6 +94,7 @@ class Cluster:
         self.rollouts = self.dyn.resources.get(api_version=API, kind="Rollout")
         self.isvcs = self.dyn.resources.get(api_version=ISVC[0], kind=ISVC[1])
         self.routes = self.dyn.resources.get(api_version=ROUTE[0], kind=ROUTE[1])
+        self.monitors = self.dyn.resources.get(api_version=API, kind="DriftMonitor")
 
     def model_version(self, namespace: str, name: str, model: str) -> None:
         self.mvs.server_side_apply(namespace=namespace, field_manager="bench", body={
@@ -104,6 +108,13 @@ class Cluster:
             "spec": {"model": model, "target": target,
                      "trafficRouting": {"gatewayAPI": {"httpRoute": model, "parentRefs": [{"name": "gw"}]}},
                      "steps": [{"canary": {"weight": 50, "duration": "1h"}}]}})
+
+    def drift_monitor(self, namespace: str, model: str) -> None:
+        self.monitors.server_side_apply(namespace=namespace, field_manager="bench", body={
+            "apiVersion": API, "kind": "DriftMonitor", "metadata": {"name": model},
+            "spec": {"modelRef": {"kind": "Rollout", "name": model},
+                     "features": [{"name": "amount", "type": "numeric"}, {"name": "channel", "type": "categorical"}],
+                     "schedule": "*/15 * * * *"}})
 
     def make_ready(self, namespace: str, name: str) -> None:
         wait_for(lambda: self.isvcs.get(name=name, namespace=namespace), 600, f"InferenceService {namespace}/{name}")
@@ -167,7 +178,7 @@ def _reconciled(metrics: dict[str, float], kind: str) -> float | None:
 
 
 def measure(mv_count: int, rollout_count: int, *, source: Path | None, rest_seconds: float,
-            new_objects: int, rollbacks: int) -> Figures:
+            new_objects: int, rollbacks: int, drift_monitors: bool = True) -> Figures:
     figures = Figures(size=f"{mv_count}/{rollout_count}")
     versions = max(2, mv_count // max(1, rollout_count))
     with tempfile.TemporaryDirectory(prefix="modelops-scale-") as tmp, \
@@ -186,6 +197,8 @@ def measure(mv_count: int, rollout_count: int, *, source: Path | None, rest_seco
             _parallel([lambda m=m, n=n: cluster.model_version(_namespace(m), n, f"m{m}")
                        for m in range(rollout_count) for n in _names(m, versions)])
             _parallel([lambda m=m: cluster.rollout(_namespace(m), f"m{m}", f"m{m}-v1") for m in range(rollout_count)])
+            monitors = rollout_count if drift_monitors else 0
+            _parallel([lambda m=m: cluster.drift_monitor(_namespace(m), f"m{m}") for m in range(monitors)])
             _parallel([lambda m=m, n=n: cluster.make_ready(_namespace(m), n)
                        for m in range(rollout_count) for n in _names(m, 2)])
             total_mvs = rollout_count * versions
@@ -193,7 +206,8 @@ def measure(mv_count: int, rollout_count: int, *, source: Path | None, rest_seco
             def converged() -> bool:
                 mvs = _observed(cluster.all(cluster.mvs))
                 rollouts = _observed(cluster.all(cluster.rollouts), promoted=True)
-                return mvs >= total_mvs and rollouts >= rollout_count
+                watched = _observed(cluster.all(cluster.monitors)) if monitors else 0
+                return mvs >= total_mvs and rollouts >= rollout_count and watched >= monitors
 
             wait_for(converged, 3600, "every object observed", interval=2.0)
             figures.observed_seconds = time.monotonic() - started
@@ -214,13 +228,16 @@ def measure(mv_count: int, rollout_count: int, *, source: Path | None, rest_seco
                 figures.rest_requests = {verb: a.get(verb, 0.0) - b.get(verb, 0.0) for verb in sorted(set(a) | set(b))}
 
             versions_before = {(o["metadata"]["namespace"], o["metadata"]["name"]): o["metadata"]["resourceVersion"]
-                               for o in cluster.all(cluster.mvs) + cluster.all(cluster.rollouts)}
+                               for o in cluster.all(cluster.mvs) + cluster.all(cluster.rollouts)
+                               + cluster.all(cluster.monitors)}
             operator.stop(kill=True)
             restarted = time.monotonic()
             operator.start()
             if before:
                 expected = {"ModelVersion": float(len(cluster.all(cluster.mvs))),
                             "Rollout": float(rollout_count)}
+                if monitors:
+                    expected["DriftMonitor"] = float(monitors)
 
                 def caught_up() -> bool:
                     metrics = operator.metrics()
@@ -233,7 +250,8 @@ def measure(mv_count: int, rollout_count: int, *, source: Path | None, rest_seco
             else:
                 time.sleep(60)
             versions_after = {(o["metadata"]["namespace"], o["metadata"]["name"]): o["metadata"]["resourceVersion"]
-                              for o in cluster.all(cluster.mvs) + cluster.all(cluster.rollouts)}
+                              for o in cluster.all(cluster.mvs) + cluster.all(cluster.rollouts)
+                               + cluster.all(cluster.monitors)}
             figures.restart_rewrote = sum(1 for key, rv in versions_before.items() if versions_after.get(key) != rv)
         finally:
             operator.stop()
@@ -351,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new", type=int, default=30, help="new ModelVersions timed one by one")
     parser.add_argument("--rollbacks", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="one small size, short windows (CI: it runs)")
+    parser.add_argument("--no-drift-monitors", dest="drift_monitors", action="store_false",
+                        help="leave out the DriftMonitor per Rollout (issue 10's mix)")
     args = parser.parse_args(argv)
     sizes = "10/2,40/8" if args.quick else args.sizes
     rows = []
@@ -358,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         mvs, rollouts = (int(part) for part in size.split("/"))
         rows.append(measure(mvs, rollouts, source=args.source, rest_seconds=10.0 if args.quick else args.rest,
                             new_objects=5 if args.quick else args.new,
-                            rollbacks=2 if args.quick else args.rollbacks))
+                            rollbacks=2 if args.quick else args.rollbacks, drift_monitors=args.drift_monitors))
     status = report(rows)
     return 0 if args.quick else status
 

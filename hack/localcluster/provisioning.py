@@ -18,6 +18,8 @@ from kubernetes.client.rest import ApiException
 from localcluster import nodepools, upstream_crds
 
 FIELD_MANAGER = "modelops-localcluster"
+APPLY_ATTEMPTS = 5
+RETRIED = (429, 500, 503, 504)
 
 
 def api_client(kubeconfig: Path) -> client.ApiClient:
@@ -29,7 +31,16 @@ def apply_crds(api: client.ApiClient, crds: list[dict[str, Any]], timeout: float
     resource = dyn.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
 
     def apply(crd: dict[str, Any]) -> None:
-        resource.server_side_apply(body=crd, field_manager=FIELD_MANAGER, force_conflicts=True)
+        # A new API server on a loaded machine may answer a ~2 MB CRD with 504 (its own request
+        # deadline) or 429 while it is still warming up; the apply is idempotent, so try again.
+        for attempt in range(APPLY_ATTEMPTS):
+            try:
+                resource.server_side_apply(body=crd, field_manager=FIELD_MANAGER, force_conflicts=True)
+                return
+            except ApiException as error:
+                if error.status not in RETRIED or attempt == APPLY_ATTEMPTS - 1:
+                    raise
+                time.sleep(1.0 + attempt)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(apply, crds))
