@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=100)
     parser.add_argument("--quick", action="store_true", help="3 rounds: checks the benchmark runs")
+    parser.add_argument("--source", type=Path, default=None, help="run the operator from this operator/src")
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds = 3
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         dyn = dynamic.DynamicClient(api)
         namespace = "bench"
         client.CoreV1Api(api).create_namespace({"metadata": {"name": namespace}})
-        operator = Operator(cluster.kubeconfig, Path(tmp))
+        operator = Operator(cluster.kubeconfig, Path(tmp), source=args.source)
         operator.start()
         try:
             code = run(api, dyn, namespace, args.rounds)
