@@ -8,14 +8,15 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/hack
 
-.PHONY: help install lock dev test lint unit harness integration e2e crds crds-check cluster-build cluster-up cluster-down cluster-status bench bench-rollback bench-drift bench-trace bench-sink bench-scale clean
+.PHONY: help install lock dev test lint unit harness integration e2e crds crds-check cluster-build cluster-up cluster-down cluster-status bench bench-quick bench-ab bench-rollback bench-drift bench-trace bench-sink bench-scale clean
 
 help:
 	@echo "make dev    - local control plane + CRDs + MLflow + the operator in the foreground (Ctrl-C stops all)"
 	@echo "make test   - lint, type checks, layer contracts and every test tier on a local control plane"
 	@echo "make e2e    - the e2e tier alone: rollouts with real model servers, real load, sink and Prometheus"
 	@echo "make crds   - regenerate crds/ from the pydantic models"
-	@echo "make bench  - benchmarks (rollback latency, drift engine against Evidently, trace lookups, log sink, scale), each against a peer"
+	@echo "make bench  - benchmarks (A/B test samples, rollback latency, drift engine against Evidently, trace lookups, log sink, scale), each against a peer"
+	@echo "make bench-quick - every benchmark at a tiny size: checks they run (CI), no figures"
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -72,10 +73,24 @@ test: lint crds-check cluster-build
 	MODELOPS_REQUIRE_TIERS=unit,harness,integration,e2e $(PY) -m pytest tests/unit tests/harness tests/integration tests/e2e
 
 # Benchmarks print their numbers and the peer measured in the same run (not part of make test).
-bench: bench-rollback bench-drift bench-trace bench-sink bench-scale
+bench: bench-ab bench-rollback bench-drift bench-trace bench-sink bench-scale
 
+# Every benchmark at a tiny size, one after the other: only that each runs to its tables.
+bench-quick: $(STAMP) cluster-build
+	$(PY) bench/ab_test.py --quick
+	$(PY) bench/rollback.py --quick
+	$(PY) bench/drift.py --sizes 10000 --repeats 1 --evidently-timeout 120
+	$(PY) bench/trace.py --rows 100000 --days 3 --repeat 1
+	$(PY) bench/sink.py --calls 2000 --warmup 200
+	$(PY) bench/scale.py --quick
+
+# Samples to a decision of the A/B tests against a fixed-horizon test of equal power (~3 min).
+bench-ab: $(STAMP)
+	$(PY) bench/ab_test.py
+
+# 100 SRE rollbacks against a direct route patch, on a fresh local control plane.
 bench-rollback: $(STAMP) cluster-build
-	$(PY) bench/rollback.py --rounds 50
+	$(PY) bench/rollback.py --rounds 100
 
 # The drift engine against Evidently 0.7.23 on the same data (100 k, 1 M, 5 M rows x 20 columns).
 bench-drift: $(STAMP)

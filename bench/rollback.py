@@ -2,7 +2,7 @@
 to the HTTPRoute serving 100% stable — against the peer measured in the same run: an SRE editing
 the HTTPRoute's weights directly (what is left without an operator: one write, seen by a watch).
 
-    make bench-rollback            # or: PYTHONPATH=hack .venv/bin/python bench/rollback.py --rounds 50
+    make bench-rollback            # or: PYTHONPATH=hack .venv/bin/python bench/rollback.py --rounds 100
 
 It starts the local control plane (cached binaries, hack/localcluster) and the operator as a
 subprocess, makes two ModelVersions Ready by writing their InferenceService status as KServe
@@ -10,7 +10,17 @@ would, and runs ``--rounds`` rollbacks: each starts a canary (target -> v2, wait
 split on the route), then patches the target back to v1 and times until a watch on the route
 sees 100% v1. The peer patches a second, unowned HTTPRoute from 75/25 to 100/0 and times the same
 watch. Both are timed from the moment the patch request is sent, on the same machine and cluster.
-Prints p50/p90/p99/max of both, their ratio, and the target (DESIGN §6: p99 < 500 ms).
+Prints p50/p90/p99/max of both, their ratios, and the targets (issue 16): modelops p99 < 100 ms
+and within 3x of the direct patch's p99. ``--quick``: 3 rounds, checks it runs (no targets).
+
+Where the time went (timestamps in the operator, Dec 2026; kept out of the code since): the
+Rollout's watch event reached the operator 50-130 ms after the patch was sent (the API server's
+write with the CRD's CEL rules, then the watch); kopf then patched its ``last-handled-
+configuration`` annotation onto the Rollout — a second write racing the route write, and a
+second event and reconcile (removed: ``handlers.configuring.NoDiffBase``); the ModelVersions woken
+by the same event reconciled in front of the route write on the one event loop (now woken 0.25 s
+later: ``runtime.ROLES_AFTER_SPEC_CHANGE``); the reconcile itself, event to route write, is
+10-25 ms (reads from the watch stores, plan, one server-side apply).
 """
 
 from __future__ import annotations
@@ -32,23 +42,28 @@ from harness import API, ROUTE, Operator, RouteWatch, backends, percentile, wait
 from localcluster.cluster import LocalCluster  # noqa: E402
 from localcluster.serving import ready_status  # noqa: E402
 
-TARGET_P99_SECONDS = 0.5
+TARGET_P99_SECONDS = 0.1
+TARGET_PEER_RATIO = 3.0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--keep", default=None)
+    parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument("--quick", action="store_true", help="3 rounds: checks the benchmark runs")
+    parser.add_argument("--source", type=Path, default=None, help="run the operator from this operator/src")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds = 3
     with tempfile.TemporaryDirectory(prefix="modelops-bench-") as tmp, LocalCluster(Path(tmp) / "cluster") as cluster:
         api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
         dyn = dynamic.DynamicClient(api)
         namespace = "bench"
         client.CoreV1Api(api).create_namespace({"metadata": {"name": namespace}})
-        operator = Operator(cluster.kubeconfig, Path(tmp))
+        operator = Operator(cluster.kubeconfig, Path(tmp), source=args.source)
         operator.start()
         try:
-            return run(api, dyn, namespace, args.rounds)
+            code = run(api, dyn, namespace, args.rounds)
+            return 0 if args.quick else code
         finally:
             operator.stop()
 
@@ -118,9 +133,12 @@ def run(api: client.ApiClient, dyn: dynamic.DynamicClient, namespace: str, round
     print(line("peer: patch the HTTPRoute directly", peer_times))
     ratio = statistics.median(operator_times) / statistics.median(peer_times)
     p99 = percentile(operator_times, 0.99)
-    print(f"ratio modelops/peer (p50): {ratio:.1f}x   target p99 < {TARGET_P99_SECONDS * 1000:.0f} ms: "
-          f"{'met' if p99 < TARGET_P99_SECONDS else 'NOT met'} ({1000 * p99:.1f} ms)")
-    return 0 if p99 < TARGET_P99_SECONDS else 1
+    ratio99 = p99 / percentile(peer_times, 0.99)
+    met = p99 < TARGET_P99_SECONDS and ratio99 <= TARGET_PEER_RATIO
+    print(f"ratio modelops/peer: p50 {ratio:.1f}x, p99 {ratio99:.1f}x   target p99 < "
+          f"{TARGET_P99_SECONDS * 1000:.0f} ms and <= {TARGET_PEER_RATIO:g}x the peer: "
+          f"{'met' if met else 'NOT met'} ({1000 * p99:.1f} ms)")
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

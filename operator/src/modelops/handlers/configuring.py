@@ -3,9 +3,16 @@ and the shared parts every handler uses: the configuration (``MODELOPS_CONFIG``,
 Helm chart mounts from a ConfigMap), the API session, the MLflow client and the reconcilers,
 all kept in kopf's ``memo``.
 
-Names: finalizer ``modelops.io/finalizer``, progress and diff-base annotations under
-``modelops.io/`` (kopf's default ``kopf.zalando.org`` would be a foreign prefix on our users'
-objects; changing storage after objects exist is documented as dangerous, so it is fixed now).
+Names: finalizer ``modelops.io/finalizer``, progress annotations under ``modelops.io/`` (kopf's
+default ``kopf.zalando.org`` would be a foreign prefix on our users' objects; changing storage
+after objects exist is documented as dangerous, so it is fixed now).
+
+**No diff base** (``NoDiffBase``): kopf patches a ``last-handled-configuration`` annotation onto
+an object after every spec change when any change handler is registered — here only the delete
+handlers, which need no diff. That was one more write on the Rollout for every SRE rollback, racing
+the route write on the API server, and one more watch event and reconcile after it (measured with
+bench/rollback.py). Nothing here reacts to a diff (the work queues read the whole object), so kopf
+is told every object is unchanged; deletion is detected from ``deletionTimestamp``, not the diff.
 Timeouts come from the environment so the Helm chart can tune them without a rebuild.
 """
 
@@ -30,6 +37,16 @@ from modelops.reconcilers.wiring import connect_kube, make_mlflow_client
 FINALIZER = "modelops.io/finalizer"
 ANNOTATION_PREFIX = "modelops.io"
 PLURALS = ("trainingruns", "modelversions", "rollouts", "driftmonitors")
+
+
+class NoDiffBase(kopf.DiffBaseStorage):
+    """A diff base that is always the object as it is now, and is never written (see above)."""
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return self.build(body=body)
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
 
 
 def _seconds(name: str, default: float) -> float:
@@ -71,9 +88,7 @@ def load_config(path: str | None) -> OperatorConfig:
 async def configure(settings: kopf.OperatorSettings, logger: kopf.Logger, memo: kopf.Memo, **_: Any) -> None:
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATION_PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
-    )
+    settings.persistence.diffbase_storage = NoDiffBase()
     # Only warnings and errors become Events: info-level Events from every reconcile flood the
     # namespace's event stream (kopf#1170) and hide the ones an SRE needs.
     settings.posting.level = logging.WARNING
@@ -87,9 +102,8 @@ async def configure(settings: kopf.OperatorSettings, logger: kopf.Logger, memo: 
     settings.networking.connect_timeout = _seconds("MODELOPS_CONNECT_TIMEOUT", 10)
     settings.execution.max_workers = 8
     settings.batching.error_delays = (1, 2, 5, 10, 30, 60)
-    # Watch events only enqueue a key (the work queues collapse bursts themselves), so kopf need not
-    # hold an event back to batch it: an SRE's rollback reaches the queue at once.
-    settings.batching.batch_window = 0.01
+    # (No batch_window: kopf removed time-based event batching — the setting affects nothing and
+    # only warns. Watch events reach the handlers, and so the work queues, at once.)
     # kopf's per-object event workers end after this much quiet: with thousands of objects, a short
     # life keeps the tasks (and their memory) from piling up after a start.
     settings.batching.idle_timeout = 1.0

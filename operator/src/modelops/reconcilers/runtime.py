@@ -13,7 +13,8 @@ The handler layer calls ``seen(api_version, kind, event, body)`` for every watch
 - a ModelVersion: that version, and the Rollouts of its model in its namespace (readiness), and
   the DriftMonitors whose ``modelRef`` names it (a reference to nothing heals when it appears);
 - a Rollout: that Rollout (urgently on a spec change: it abandons a measurement under way) and
-  the ModelVersions of its model in its namespace (roles); a Rollout going wakes every other
+  the ModelVersions of its model in its namespace (roles; ``ROLES_AFTER_SPEC_CHANGE`` later on a
+  spec change, so the route write goes first); a Rollout going wakes every other
   Rollout of its model, in every namespace (one may take over); and the DriftMonitors naming it;
 - an InferenceService: its owning ModelVersion; for a kserve router's, its Rollout and the
   versions of its model;
@@ -56,6 +57,10 @@ ISVC = ("serving.kserve.io/v1beta1", "InferenceService")
 ROUTES = (("gateway.networking.k8s.io/v1", "HTTPRoute"), ("networking.istio.io/v1", "VirtualService"))
 MODEL_LABEL = "modelops.io/model"
 DEFAULT_WORKERS = 4
+# A Rollout's spec change (an SRE's rollback) wakes its ModelVersions (their roles follow the
+# target) this much later, so their reconciles do not share the event loop with the route write
+# (bench/rollback.py measured them in front of it); the Rollout's status write wakes them again.
+ROLES_AFTER_SPEC_CHANGE = 0.25
 
 
 def _workers() -> int:
@@ -181,12 +186,15 @@ class Runtime:
                 for rollout in self.view.rollout_keys_of(namespace, model):
                     self.queues["Rollout"].add(rollout)
         elif kind == "Rollout":
-            self._own(kind, key, body, event)
+            spec_changed = self._own(kind, key, body, event)
             self._wake_monitors(kind, key)
             models = _models(body, before)
             for model in models:
                 for version in self.view.model_versions_of(namespace, model):
-                    self.queues["ModelVersion"].add(version)
+                    if spec_changed:  # the Rollout's route write goes first on the one event loop
+                        self.queues["ModelVersion"].add_after(version, ROLES_AFTER_SPEC_CHANGE)
+                    else:
+                        self.queues["ModelVersion"].add(version)
             if event == "DELETED" or (body.get("metadata") or {}).get("deletionTimestamp"):
                 for model in models:
                     for rival in self.view.contenders(model):
@@ -231,19 +239,21 @@ class Runtime:
             if body is not None:
                 yield (body, *self.view.monitored(body))
 
-    def _own(self, kind: str, key: Key, body: Mapping[str, Any], event: str | None) -> None:
-        """Reconcile the object itself; urgently when its spec changed since it was last seen."""
+    def _own(self, kind: str, key: Key, body: Mapping[str, Any], event: str | None) -> bool:
+        """Reconcile the object itself; urgently when its spec changed since it was last seen
+        (returned: whether it did)."""
         queue = self.queues[kind]
         if event == "DELETED":
             self._generations.pop((kind, key), None)
             queue.forget(key)
-            return
+            return False
         generation = (body.get("metadata") or {}).get("generation")
         last = self._generations.get((kind, key))
         urgent = isinstance(generation, int) and last is not None and generation > last
         if isinstance(generation, int):
             self._generations[(kind, key)] = generation
         queue.add(key, urgent=urgent)
+        return urgent
 
     def forget(self, kind: str, namespace: str, name: str) -> None:
         """The object was deleted (its finalizer handled): drop what is kept about it."""

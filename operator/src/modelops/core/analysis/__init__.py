@@ -8,6 +8,8 @@ decides what a verdict does to traffic. This package only judges numbers, one id
 - ``arms``: the per-arm summaries (counts, or n/mean/std) the two-sample statistics take.
 - ``sequential``: the always-valid A/B test (mixture SPRT) that may be checked after every
   batch, and the fixed-horizon z-test it is compared with.
+- ``group_sequential``: the planned A/B test (``abTest.effect``): a boundary valid under any
+  peeking, a futility wedge, a maximum sample size from the planned effect and power.
 - ``srm``: sample-ratio mismatch — is the observed split of requests the configured one?
 - ``noninferiority``: guardrails as non-inferiority margins on a rate or a mean.
 

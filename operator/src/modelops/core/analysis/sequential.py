@@ -55,6 +55,7 @@ import numpy.typing as npt
 
 from modelops.api.rollout import ABDecision, Verdict
 from modelops.api.steps import ABTestStep, Direction
+from modelops.core.analysis import group_sequential
 from modelops.core.analysis.arms import Proportion, Sample
 from modelops.core.durations import parse_duration
 
@@ -293,8 +294,11 @@ def decide(
     max_duration: timedelta,
     previous_p_value: float = 1.0,
     tau: float = DEFAULT_TAU,
+    effect: float | None = None,
+    power: float = group_sequential.DEFAULT_POWER,
 ) -> SequentialDecision:
-    """One look at an A/B test: the cumulative arms since the step began, ``elapsed`` since it began."""
+    """One look at an A/B test: the cumulative arms since the step began, ``elapsed`` since it began.
+    With ``effect`` (planned, in sd) the planned group-sequential design decides, else the mSPRT."""
     if not 0.0 <= previous_p_value <= 1.0:
         raise ValueError(f"previous_p_value must be a p-value in [0, 1], got {previous_p_value}")
     if not 0.0 < alpha < 1.0:
@@ -314,6 +318,12 @@ def decide(
         evidence = msprt_normal(stable, candidate, tau=tau)
     else:
         raise TypeError("both arms must be Proportion or both Sample")
+    futile = False
+    if effect is not None:  # the planned design (group_sequential) replaces the mixture's p-value
+        plan = group_sequential.design(alpha=alpha, power=power, effect=effect)
+        planned = group_sequential.look(evidence.z, stable.samples, candidate.samples, plan)
+        evidence = Evidence(evidence.difference, evidence.z, 0.0, planned.p_value)
+        futile = planned.futility
     p_value = min(previous_p_value, evidence.p_value)
     signed = evidence.difference if direction is Direction.HIGHER else -evidence.difference
     shown = f"difference {evidence.difference:+.4g} (candidate − stable), always-valid p = {p_value:.3g}"
@@ -324,6 +334,10 @@ def decide(
     if p_value <= alpha and signed < 0:
         return SequentialDecision(
             ABDecision.CANDIDATE_WORSE, p_value, evidence, f"candidate worse ({direction.value} is better): {shown}"
+        )
+    if futile:
+        return SequentialDecision(
+            ABDecision.NO_DIFFERENCE, p_value, evidence, f"no difference as large as planned ({effect:g} sd): {shown}"
         )
     if timed_out:
         return SequentialDecision(
@@ -353,4 +367,6 @@ def decide_step(
         max_duration=parse_duration(step.max_duration),
         previous_p_value=previous_p_value,
         tau=tau if tau is not None else step.tau if step.tau is not None else DEFAULT_TAU,
+        effect=step.effect,
+        power=step.power,
     )
