@@ -171,6 +171,26 @@ def test_the_sample_ratio_counts_from_when_the_candidate_became_ready() -> None:
     assert started <= became_ready
 
 
+def test_a_candidate_that_is_not_ready_is_not_measured_and_its_first_look_waits_an_interval() -> None:
+    """A followed alias moves at registration, before the new version's model server answers: the
+    candidate has no weight until it is Ready, so looks then would only count "no data" toward
+    inconclusiveLimit. None is due (nor scheduled) until it is Ready, and the first look is one
+    interval after that."""
+    rollout = Rollout(spec_of([{"canary": {"weight": 50, "duration": "1m"}}], CHECKS))
+    others = [c for c in rollout.status.get("conditions") or [] if c["type"] != "CandidateReady"]
+    rollout.status["conditions"] = [*others, {"type": "CandidateReady", "status": "False", "reason": "NotReady",
+                                              "lastTransitionTime": NOW.strftime("%Y-%m-%dT%H:%M:%SZ")}]
+    assert due(rollout.model, rollout.status, seconds(30)) is None
+    assert next_look(rollout.model, rollout.status, seconds(30)) is None
+    became_ready = seconds(25).strftime("%Y-%m-%dT%H:%M:%SZ")
+    rollout.status["conditions"] = [*others, {"type": "CandidateReady", "status": "True", "reason": "Ready",
+                                              "lastTransitionTime": became_ready}]
+    assert due(rollout.model, rollout.status, seconds(30)) is None
+    assert next_look(rollout.model, rollout.status, seconds(30)) == 5.0
+    first = due(rollout.model, rollout.status, seconds(35))
+    assert first is not None and first.ref.started_at == NOW
+
+
 def test_default_window_is_the_interval_but_at_least_a_minute() -> None:
     assert window_of(RolloutSpec.model_validate(spec_of([{"full": {}}], CHECKS))) == timedelta(seconds=30)
     body = spec_of([{"full": {}}], CHECKS)

@@ -6,8 +6,9 @@ Owns the two pure halves around the one impure act (running the queries, in
 
 - ``due(spec, status, now)`` -> a ``MeasurementPlan`` or None. A step is measured while it runs
   (also while held or paused by spec, so the status keeps showing fresh numbers) when the Rollout
-  has ``spec.analysis`` or the step is an A/B test; the first look is one interval after the
-  step started (earlier there is no traffic at the new split to judge), then every interval.
+  has ``spec.analysis`` or the step is an A/B test and the candidate is Ready; the first look is
+  one interval after the step started or the candidate became Ready, whichever is later (earlier
+  there is no traffic at the new split to judge), then every interval.
 - ``conclude(plan, readings, status, now)`` -> ``StepAnalysis``: every check judged
   (``analysis.verdicts.judge``; a provider error is Error, no data or too few samples is
   Inconclusive), the errorRate margin as a non-inferiority guardrail, the prediction divergence
@@ -133,9 +134,10 @@ def due(spec: RolloutSpec, status: Mapping[str, Any], now: datetime) -> Measurem
     step = spec.steps[index]
     if step.full is not None or (spec.analysis is None and step.ab_test is None):
         return None
+    base = _look_base(status, started)
+    if base is None:
+        return None
     interval = interval_of(spec)
-    last = parse_time((status.get("analysis") or {}).get("lastRun"))
-    base = max(started, last) if last is not None else started
     if now < base + interval:
         return None
     served = _served(status.get("traffic"))
@@ -166,6 +168,19 @@ def due(spec: RolloutSpec, status: Mapping[str, Any], now: datetime) -> Measurem
     )
 
 
+def _look_base(status: Mapping[str, Any], started: datetime) -> datetime | None:
+    """The time the next look is one interval after: the step's start, the candidate's becoming
+    Ready, or the last look, whichever is latest. None while the candidate is not Ready: it has no
+    weight then (``traffic.safe_split``), so there is nothing of it to judge, and a "no data" would
+    count toward inconclusiveLimit what is only a model server still starting (a followed alias
+    moves at registration, before the new version serves)."""
+    ready = _ready_since(status)
+    if ready is None:
+        return None
+    last = parse_time((status.get("analysis") or {}).get("lastRun"))
+    return max(started, ready, last) if last is not None else max(started, ready)
+
+
 def _ready_since(status: Mapping[str, Any]) -> datetime | None:
     """When the candidate last became Ready (the CandidateReady condition's flip to True)."""
     condition = get_condition(status.get("conditions"), CANDIDATE_READY)
@@ -186,8 +201,9 @@ def next_look(spec: RolloutSpec, status: Mapping[str, Any], now: datetime) -> fl
     started = parse_time(status.get("stepStartedAt"))
     if started is None or status.get("phase") not in {phase.value for phase in IN_FLIGHT}:
         return None
-    last = parse_time((status.get("analysis") or {}).get("lastRun"))
-    base = max(started, last) if last is not None else started
+    base = _look_base(status, started)
+    if base is None:
+        return None  # the candidate's readiness wakes the Rollout
     return max(0.0, (base + interval_of(spec) - now).total_seconds())
 
 
