@@ -241,7 +241,7 @@ def _live_loop(kubeconfig: Path, directory: Path, log: IO[str]) -> None:
     console = Console()
     try:
         if console.is_terminal:
-            with Live(console=console, auto_refresh=False, screen=False, vertical_overflow="visible") as display:
+            with Live(console=console, auto_refresh=False) as display:  # taller than the screen: cropped
                 DevLoop(dynamic.DynamicClient(api), kubeconfig, DEV_NAMESPACE, directory, live,
                         lambda frame: display.update(frame, refresh=True), log=log).run(stop)
         else:  # a log file: a frame every 15 s instead of redrawing in place

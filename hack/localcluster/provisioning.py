@@ -14,7 +14,7 @@ from typing import Any
 
 from kubernetes import client, config, dynamic
 from kubernetes.client.rest import ApiException
-from kubernetes.dynamic.exceptions import ServerTimeoutError
+from kubernetes.dynamic.exceptions import NotFoundError, ServerTimeoutError
 
 from localcluster import nodepools, upstream_crds
 
@@ -31,14 +31,20 @@ def apply_crds(api: client.ApiClient, crds: list[dict[str, Any]], timeout: float
 
     def apply(crd: dict[str, Any]) -> None:
         # On a loaded machine the ~2 MB KServe CRD can outlast the API server's 60 s request timeout
-        # (504); the apply is idempotent, so it is sent again (three tries in all).
-        for attempt in range(3):
+        # (504) though the write goes through: a CRD that then exists was stored (the cluster is new,
+        # nothing else writes it); one that does not is sent again (the apply is idempotent).
+        for attempt in range(4):
             try:
                 resource.server_side_apply(body=crd, field_manager=FIELD_MANAGER, force_conflicts=True)
                 return
             except ServerTimeoutError:
-                if attempt == 2:
+                if attempt == 3:
                     raise
+                try:
+                    resource.get(name=crd["metadata"]["name"])
+                    return
+                except NotFoundError:
+                    continue
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(apply, crds))

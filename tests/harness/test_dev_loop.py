@@ -10,11 +10,11 @@ the Rollout following the alias ``challenger``, and promoted.
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 from kubernetes import dynamic
 from rich.console import Console, RenderableType
@@ -40,18 +40,23 @@ def renamed_quickstart(directory: Path, model: str) -> Path:
     return path
 
 
+# pytest-timeout counts the session fixtures this test may be the first to start (the cluster, MLflow:
+# minutes on a loaded machine) on top of BOUND.
+@pytest.mark.timeout(BOUND + 600)
 def test_the_dev_loop_shows_training_the_rollout_steps_and_the_promotion_live(
         cluster: LocalCluster, dyn: dynamic.DynamicClient, namespace: str, operator: OperatorProcess,
         mlflow_server: MLflowServer, log_sink: LogSinkServer, tmp_path: Path) -> None:
     model = unique("quickstart")
     live = {"mlflow": mlflow_server.url, "artifactRoot": str(mlflow_server.artifact_root), "logSink": log_sink.url}
-    console = Console(record=True, file=io.StringIO(), width=160, color_system=None)
+    view = (tmp_path / "view.txt").open("w")  # the frames as they are drawn, for a human to follow
+    console = Console(record=True, file=view, width=160, color_system=None)
     frames: list[float] = []
 
     def show(frame: RenderableType) -> None:
         console.rule(f"frame {len(frames)}")
         console.print(frame)
         frames.append(time.monotonic())
+        view.flush()
 
     stop = threading.Event()
     started = time.monotonic()
@@ -69,8 +74,8 @@ def test_the_dev_loop_shows_training_the_rollout_steps_and_the_promotion_live(
         finally:
             stop.set()
             thread.join(timeout=60)
+            view.close()
     recording = console.export_text()
-    (tmp_path / "view.txt").write_text(recording)
     print(f"quick start ran in {ran_after:.0f}s, {len(frames)} frames; the view: {tmp_path / 'view.txt'}")
     last = recording[recording.rindex("frame "):]
     assert ran, f"the quick start did not finish in {BOUND}s:\n{last}\n{loop.events.tail(40)}"
