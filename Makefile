@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)/hack
 .PHONY: help install lock dev test lint unit harness integration e2e crds crds-check cluster-build cluster-up cluster-down cluster-status bench bench-quick bench-ab bench-rollback bench-drift bench-trace bench-sink bench-scale clean
 
 help:
-	@echo "make dev    - local control plane + CRDs + MLflow + the operator in the foreground (Ctrl-C stops all)"
+	@echo "make dev    - the whole stack, then the quick start's loop drawn live: train, serve, roll out (Ctrl-C stops all)"
 	@echo "make test   - lint, type checks, layer contracts and every test tier on a local control plane"
 	@echo "make e2e    - the e2e tier alone: rollouts with real model servers, real load, sink and Prometheus"
 	@echo "make crds   - regenerate crds/ from the pydantic models"

@@ -8,10 +8,12 @@
 - ``down``: stop it.  ``status``: what runs, where.  ``kubeconfig``: print its path.
 - ``run -- CMD...``: start a cluster, run CMD with ``KUBECONFIG`` set, stop the cluster whatever
   CMD did.
-- ``dev``: what ``make dev`` runs: the cluster, a real MLflow server, a real Prometheus, and the
-  operator in the foreground with a configuration naming MLflow and Prometheus (Rollout analysis
-  queries it); Ctrl-C stops everything. Prometheus scrapes a few loopback ports from its start,
-  recorded in ``DIR/serve.json`` for ``serve`` (serving.py explains why).
+- ``dev``: what ``make dev`` runs: the cluster, a real MLflow server, a real Prometheus, the log sink
+  and the operator (its output in ``DIR/operator.log``) with a configuration naming them, then the
+  quick start live in namespace ``demo`` (dev_loop.py: examples/00-quickstart.yaml trained, served
+  on real model servers under real load, rolled out, drawn in the terminal); Ctrl-C stops
+  everything. Prometheus scrapes a few loopback ports from its start, recorded in
+  ``DIR/serve.json`` for ``serve`` (serving.py explains why).
 - ``train -n NS RUN``: play the training container of a TrainingRun (see playing.py).
 - ``serve -n NS [--bad MV ...] [--better MV ...] [--rate 400]``: next to ``dev``, play KServe's
   status writes, the gateway/mesh and the model servers for every Rollout in NS, their metrics
@@ -29,7 +31,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import IO
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -37,6 +41,8 @@ from localcluster import building, kserve_runtime, versions
 from localcluster.chromium import ensure_chromium
 from localcluster.cluster import ClusterState, LocalCluster, alive, default_directory, free_port, stop_detached
 from localcluster.prometheus_binary import ensure_prometheus_binaries
+
+DEV_NAMESPACE = "demo"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="start a cluster, run a command against it, stop the cluster")
     run.add_argument("cmd", nargs=argparse.REMAINDER)
     run.set_defaults(func=_run)
-    sub.add_parser("dev", help="cluster + MLflow + the operator in the foreground (make dev)").set_defaults(
+    sub.add_parser("dev", help="the stack, and the quick start drawn live until Ctrl-C (make dev)").set_defaults(
         func=lambda args: _dev(args.directory))
     train = sub.add_parser("train", help="play the training container of a TrainingRun")
     train.add_argument("-n", "--namespace", default="default")
@@ -181,47 +187,77 @@ def _dev(directory: Path) -> int:
             record_live(record, mlflow_url=mlflow.url, artifact_root=mlflow.artifact_root, log_sink_url=logsink.url)
             prometheus.add_target(logsink.host_port)
             config_path = directory / "operator-config.yaml"
+            # A 2-second alias poll: the quick start's Rollout sees the retrained version at once.
             config_path.write_text(yaml.safe_dump(operator_config(mlflow.url, prometheus_url=prometheus.url,
                                                                     mlflow_artifacts=mlflow.artifact_root.as_uri(),
-                                                                    log_sink_url=logsink.url)))
-            here = Path(__file__).resolve().parent
-            localcluster = f"{sys.executable} {here} --dir {directory}"
+                                                                    log_sink_url=logsink.url,
+                                                                    alias_poll_interval="2s")))
             tools = _tool_dir(directory)
             print(f"""
 local cluster up in {cluster.startup_seconds:.1f}s at {cluster.server}
 MLflow at {mlflow.url} (a fresh registry, like the cluster)
 Prometheus at {prometheus.url} (Rollout analysis queries it)
 prediction-log sink at {logsink.url}, store {logsink.store} (modelops trace --store {logsink.store} ...)
+operator configuration {config_path}, its log {directory / 'operator.log'}
 
-  # kubectl {versions.KUBERNETES} (built with the control plane) and the kubectl-modelops plugin:
+  # in another terminal: kubectl {versions.KUBERNETES} (built with the control plane) and the plugin
   export PATH={tools}:$PATH KUBECONFIG={cluster.kubeconfig} MLFLOW_TRACKING_URI={mlflow.url}
-  kubectl create namespace demo
-  kubectl apply -n demo --server-side -f examples/
-  kubectl get modelops -n demo
-  {localcluster} train -n demo fraud-detector-train-2025-01-31
-  kubectl get tr,mv -n demo   # the run Succeeded and registered a ModelVersion
-
-  # play KServe, the gateway and the model servers for demo's Rollouts (Ctrl-C stops it); example
-  # 04's steps last over an hour as written (the README applies it with a short clock):
-  {localcluster} serve -n demo --better fraud-detector-v3 --rate 1000
-  # or on real parts: a KServe model server behind KServe's agent for every ModelVersion whose
-  # artifact is here (a TrainingRun's), real load on each Rollout's route, labels to the sink:
-  #   {localcluster} serve --real -n demo --rate 20
-  kubectl patch mro -n demo fraud-detector --type merge -p '{{"spec":{{"target":"fraud-detector-v3"}}}}'
-  kubectl get mro -n demo -w
-
-operator configuration: {config_path}  (Ctrl-C stops everything)
+  kubectl get modelops -n {DEV_NAMESPACE}
+  kubectl modelops status -n {DEV_NAMESPACE} quickstart --watch
 """, flush=True)
             env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "MODELOPS_CONFIG": str(config_path)}
-            child = subprocess.Popen(
-                [sys.executable, "-m", "modelops", "--liveness", "http://127.0.0.1:8080/healthz",
-                 "--metrics", "127.0.0.1:8081"], env=env
-            )
-            signal.signal(signal.SIGINT, lambda *_: None)
-            signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
-            return child.wait()
+            with open(directory / "operator.log", "w") as operator_log, \
+                    open(directory / "training.log", "w") as training_log:
+                child = subprocess.Popen(
+                    [sys.executable, "-m", "modelops", "--liveness", "http://127.0.0.1:8080/healthz",
+                     "--metrics", "127.0.0.1:8081"], env=env, stdout=operator_log, stderr=subprocess.STDOUT
+                )
+                try:
+                    _live_loop(cluster.kubeconfig, directory, training_log)
+                finally:
+                    child.send_signal(signal.SIGTERM)
+                    code = child.wait(timeout=60)
+            print(f"stopped (operator exited with {code})", flush=True)
+            return 0 if code in (0, -signal.SIGTERM) else code
         finally:
             record.unlink(missing_ok=True)
+
+
+def _live_loop(kubeconfig: Path, directory: Path, log: IO[str]) -> None:
+    """The quick start and the live view (dev_loop.py) until Ctrl-C or SIGTERM."""
+    import threading
+
+    from kubernetes import config, dynamic
+    from rich.console import Console, RenderableType
+    from rich.live import Live
+
+    from localcluster.dev_loop import DevLoop
+    from localcluster.live_serving import read_live
+    from localcluster.serving import DEV_RECORD
+
+    live = read_live(directory / DEV_RECORD)
+    assert live is not None, f"{directory / DEV_RECORD} lacks what dev recorded"
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    api = config.new_client_from_config(config_file=str(kubeconfig))
+    console = Console()
+    try:
+        if console.is_terminal:
+            with Live(console=console, auto_refresh=False) as display:  # taller than the screen: cropped
+                DevLoop(dynamic.DynamicClient(api), kubeconfig, DEV_NAMESPACE, directory, live,
+                        lambda frame: display.update(frame, refresh=True), log=log).run(stop)
+        else:  # a log file: a frame every 15 s instead of redrawing in place
+            last = [0.0]
+
+            def append(frame: RenderableType) -> None:
+                if time.monotonic() - last[0] >= 15:
+                    console.print(frame)
+                    last[0] = time.monotonic()
+
+            DevLoop(dynamic.DynamicClient(api), kubeconfig, DEV_NAMESPACE, directory, live, append, log=log).run(stop)
+    finally:
+        api.close()
 
 
 def _tool_dir(directory: Path) -> Path:

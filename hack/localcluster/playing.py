@@ -9,7 +9,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from kubernetes import client, config
 
@@ -20,7 +22,9 @@ TRAIN_SCRIPT = REPO_ROOT / "examples" / "training" / "train.py"
 
 
 def play_training(kubeconfig: Path, namespace: str, run_name: str, *, degrade: float = 0.0,
-                  timeout: float = 120) -> int:
+                  timeout: float = 120, out: Callable[[str], None] = print, log: IO[str] | None = None) -> int:
+    """Play the run's container once its Pod runs; the script's output goes to ``log`` (default:
+    this process's), the lines saying what was played to ``out``."""
     api = config.new_client_from_config(config_file=str(kubeconfig))
     try:
         custom, batch, core = client.CustomObjectsApi(api), client.BatchV1Api(api), client.CoreV1Api(api)
@@ -34,18 +38,19 @@ def play_training(kubeconfig: Path, namespace: str, run_name: str, *, degrade: f
             if job_name and running:
                 break
             if time.monotonic() > deadline:
-                print(f"no Running training Pod for {namespace}/{run_name} after {timeout}s", file=sys.stderr)
+                out(f"no Running training Pod for {namespace}/{run_name} after {timeout}s")
                 return 1
             time.sleep(0.5)
         job = batch.read_namespaced_job(job_name, namespace)
         job_env = {e.name: e.value or "" for e in job.spec.template.spec.containers[0].env}
         env = {**os.environ, **job_env, "MODELOPS_TRAIN_DEGRADE": str(degrade)}
-        print(f"playing {namespace}/{run_name}: {TRAIN_SCRIPT.name} with MLFLOW_RUN_ID={job_env['MLFLOW_RUN_ID']}")
-        result = subprocess.run([sys.executable, str(TRAIN_SCRIPT)], env=env, check=False)
+        out(f"playing {namespace}/{run_name}: {TRAIN_SCRIPT.name} with MLFLOW_RUN_ID={job_env['MLFLOW_RUN_ID']}")
+        result = subprocess.run([sys.executable, str(TRAIN_SCRIPT)], env=env, check=False, stdout=log,
+                                stderr=subprocess.STDOUT if log is not None else None)
         outcome = "succeed" if result.returncode == 0 else "fail"
         core.patch_namespaced_pod(running[0].metadata.name, namespace,
                                   {"metadata": {"labels": {OUTCOME_LABEL: outcome}}})
-        print(f"Pod {running[0].metadata.name} released to {outcome}")
+        out(f"Pod {running[0].metadata.name} released to {outcome}")
         return result.returncode
     finally:
         api.close()

@@ -26,7 +26,7 @@ def api_client(kubeconfig: Path) -> client.ApiClient:
     return config.new_client_from_config(config_file=str(kubeconfig))
 
 
-def apply_crds(api: client.ApiClient, crds: list[dict[str, Any]], timeout: float = 60) -> None:
+def apply_crds(api: client.ApiClient, crds: list[dict[str, Any]], timeout: float = 180) -> None:
     dyn = dynamic.DynamicClient(api)
     resource = dyn.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
 
@@ -73,7 +73,7 @@ def create_nodes(api: client.ApiClient) -> None:
                 raise
 
 
-def wait_nodes_ready(api: client.ApiClient, timeout: float = 60) -> None:
+def wait_nodes_ready(api: client.ApiClient, timeout: float = 180) -> None:
     core = client.CoreV1Api(api)
     expected = {n["metadata"]["name"] for n in nodepools.node_manifests()}
     deadline = time.monotonic() + timeout

@@ -16,15 +16,18 @@ EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
 
 def test_every_example_is_applied_and_every_rollout_example_run_to_promotion() -> None:
     """Every file of examples/ is a case of ``test_example_applies_and_is_accepted`` (it holds a
-    modelops object to be acknowledged), and every one with a Rollout is also run to promotion by
-    tests/integration/test_rollout_examples.py."""
+    modelops object to be acknowledged), and every one with a Rollout is also run to promotion:
+    by tests/integration/test_rollout_examples.py, or — the quick start, which needs real training
+    and real model servers — by the test of ``make dev``'s loop, tests/harness/test_dev_loop.py."""
     assert [p.name for p in EXAMPLES] == sorted(p.name for p in (REPO / "examples").iterdir() if p.suffix == ".yaml")
-    assert len(EXAMPLES) >= 7
+    assert len(EXAMPLES) >= 8
     for path in EXAMPLES:
         assert any(d["apiVersion"].startswith("modelops.io/") for d in documents(path)), f"{path.name}: no object"
     with_rollouts = [p.name for p in EXAMPLES if any(d["kind"] == "Rollout" for d in documents(p))]
-    promoted = (REPO / "tests" / "integration" / "test_rollout_examples.py").read_text()
-    assert with_rollouts and all(f'"{name}"' in promoted for name in with_rollouts), with_rollouts
+    runners = {"00-quickstart.yaml": REPO / "tests" / "harness" / "test_dev_loop.py"}
+    default = REPO / "tests" / "integration" / "test_rollout_examples.py"
+    unpromoted = [name for name in with_rollouts if f'"{name}"' not in runners.get(name, default).read_text()]
+    assert with_rollouts and unpromoted == [], unpromoted
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)

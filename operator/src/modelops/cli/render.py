@@ -56,7 +56,7 @@ def weights(status: Mapping[str, Any]) -> str:
     return f"{text} +{traffic['mirror']}m" if traffic.get("mirror") else text
 
 
-def _value(value: Any) -> str:
+def number(value: Any) -> str:
     return "-" if not isinstance(value, int | float) else f"{value:.4g}"
 
 
@@ -74,7 +74,7 @@ def describe_step(step: Step) -> str:
     return "full: 100% to the candidate, promote"
 
 
-def _spec(rollout: Mapping[str, Any]) -> RolloutSpec | None:
+def rollout_spec(rollout: Mapping[str, Any]) -> RolloutSpec | None:
     try:
         return RolloutSpec.model_validate(rollout.get("spec") or {})
     except ValueError:
@@ -114,7 +114,7 @@ def render_status(rollout: Mapping[str, Any], now: datetime | None = None) -> st
         "Traffic:    " + _traffic(status),
         f"Warm:       {', '.join(status.get('warm') or []) or '-'}",
     ]
-    spec = _spec(rollout)
+    spec = rollout_spec(rollout)
     if spec is not None:
         lines += ["", "Steps:"]
         current = status.get("currentStep") if status.get("candidate") else None
@@ -134,7 +134,7 @@ def render_status(rollout: Mapping[str, Any], now: datetime | None = None) -> st
         rows = []
         for s in summaries:
             last = s.get("last") or {}
-            rows.append([f"  {s.get('name')}", _value(last.get("value")), str(last.get("verdict") or "-"),
+            rows.append([f"  {s.get('name')}", number(last.get("value")), str(last.get("verdict") or "-"),
                          age(last.get("at"), now), _counts(s) or "-"])
         lines.append(table(["  CHECK", "LAST", "VERDICT", "AGE", "COUNTS"], rows))
     ab = status.get("abTest")
@@ -173,10 +173,10 @@ def _ab(ab: Mapping[str, Any], spec: RolloutSpec | None, status: Mapping[str, An
     text = f"{ab.get('metric')}: stable {_arm(ab.get('stable'))} vs candidate {_arm(ab.get('candidate'))}"
     if step is not None and step.ab_test is not None:
         samples = min((ab.get(arm) or {}).get("samples", 0) for arm in ("stable", "candidate"))
-        text += (f"; samples {samples}/{step.ab_test.min_samples} per arm; p = {_value(p_value)}, decides at "
+        text += (f"; samples {samples}/{step.ab_test.min_samples} per arm; p = {number(p_value)}, decides at "
                  f"<= {step.ab_test.alpha:g}")
     else:
-        text += f"; p = {_value(p_value)}"
+        text += f"; p = {number(p_value)}"
     return f"{text}; {ab.get('decision') or 'Undecided'}"
 
 
