@@ -225,3 +225,20 @@ class Killer:
 def duplicates(names: list[str]) -> dict[str, int]:
     """The names that occur more than once, with their counts."""
     return {name: count for name, count in collections.Counter(names).items() if count > 1}
+
+
+# ------------------------------------------------------------------------------ the soak's gauges
+
+
+def footprint(pid: int) -> dict[str, float]:
+    """A process's resident memory (MiB), open file descriptors, sockets and threads, from /proc."""
+    status = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status").read().splitlines() if ":" in line)
+    fds = os.listdir(f"/proc/{pid}/fd")
+    sockets = 0
+    for fd in fds:
+        try:
+            sockets += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+        except OSError:
+            continue  # closed while being read
+    return {"rss_mib": int(status["VmRSS"].split()[0]) / 1024, "fds": len(fds), "sockets": sockets,
+            "threads": int(status["Threads"])}
