@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kubernetes import client, watch
@@ -232,7 +233,8 @@ def duplicates(names: list[str]) -> dict[str, int]:
 
 def footprint(pid: int) -> dict[str, float]:
     """A process's resident memory (MiB), open file descriptors, sockets and threads, from /proc."""
-    status = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status").read().splitlines() if ":" in line)
+    text = Path(f"/proc/{pid}/status").read_text()
+    status = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
     fds = os.listdir(f"/proc/{pid}/fd")
     sockets = 0
     for fd in fds:
