@@ -20,6 +20,7 @@ from mlflow.tracking import MlflowClient
 from localcluster.dataplane import DataPlane
 from localcluster.exporter import MetricsExporter
 from localcluster.mlflow_server import MLflowServer
+from tests.support.chaos import KILLS as TOTAL_KILLS
 from tests.support.chaos import Killer, RouteWatch, chaos_seed, duplicates
 from tests.support.manifests import apply
 from tests.support.operator import OperatorProcess
@@ -27,9 +28,10 @@ from tests.support.rollouts import ANALYSIS, BETTER, BROKEN, CHECKS, GOOD, HTTPR
 from tests.support.rollouts import Env as RolloutEnv
 from tests.support.training import Env as TrainingEnv
 from tests.support.training import play_container, training_run
+from tests.support.waiting import wait_for
 
-# 34 + 16 = 50 kills across the suite.
-KILLS = {"rollouts": 34, "training": 16}
+# 50 kills across the two tests (MODELOPS_CHAOS_KILLS), two thirds of them in rollouts.
+KILLS = {"rollouts": TOTAL_KILLS - TOTAL_KILLS // 3, "training": TOTAL_KILLS // 3}
 FULL_STEPS: list[dict[str, Any]] = [
     {"name": "shadow", "shadow": {"mirrorPercent": 100, "duration": "3s"}},
     {"name": "canary", "canary": {"weight": 20, "duration": "3s"}},
@@ -57,10 +59,11 @@ def _rollout_moments(env: RolloutEnv, steps: dict[str, list[dict[str, Any]]]) ->
 
 
 def _one_rollout_cycle(env: RolloutEnv, exporter: MetricsExporter, rng: Any, cycle: int,
-                       steps: dict[str, list[dict[str, Any]]]) -> None:
+                       steps: dict[str, list[dict[str, Any]]], killer: Killer) -> None:
     """Three models at once: A through every step kind then an SRE rollback; B a broken candidate
     rolled back by analysis; C a candidate that becomes Ready only later."""
     a, b, c = (f"{m}-c{cycle}" for m in ("kfull", "kbad", "klate"))
+    killer.hold()  # the setup is not under test: the stable versions served first
     for model in (a, b, c):
         env.model_version(model, f"{model}-v1")
         env.model_version(model, f"{model}-v2", ready=model != c)
@@ -81,7 +84,9 @@ def _one_rollout_cycle(env: RolloutEnv, exporter: MetricsExporter, rng: Any, cyc
         time.sleep(2)  # the stable's history before the candidates, for the first windows
         for model in (a, b, c):
             env.patch(model, {"target": f"{model}-v2"})
+        killer.release()
         time.sleep(rng.uniform(2, 6))
+        wait_for(lambda: env.get(env.isvcs, f"{c}-v2"), WAIT, "the late candidate's InferenceService")
         env.make_ready(f"{c}-v2")
         rolled = env.wait_phase(b, "RolledBack", timeout=WAIT)
         assert rolled["stable"] == f"{b}-v1" and rolled["traffic"] == {"stable": 100, "candidate": 0, "mirror": 0}
@@ -102,11 +107,10 @@ def test_operator_killed_at_random_moments_of_rollouts_converges_and_never_misro
     steps: dict[str, list[dict[str, Any]]] = {}
     started = time.monotonic()
     with RouteWatch(api, env.namespace) as seen:
-        with Killer(operator, rng, lambda: _rollout_moments(env, steps), interval=(1.0, 4.0),
-                    quota=KILLS["rollouts"]) as killer:
+        with Killer(operator, rng, lambda: _rollout_moments(env, steps), quota=KILLS["rollouts"]) as killer:
             cycle = 0
             while not killer.done and cycle < 6:
-                _one_rollout_cycle(env, metrics_exporter, rng, cycle, steps)
+                _one_rollout_cycle(env, metrics_exporter, rng, cycle, steps, killer)
                 cycle += 1
         time.sleep(1)  # the watch delivers the last states
     print(killer.summary())
@@ -162,7 +166,7 @@ def test_operator_killed_at_random_moments_of_training_runs_duplicates_nothing(
 ) -> None:
     env, rng = training_env, chaos_seed("training kills")
     started, outcomes = time.monotonic(), {}
-    with Killer(operator, rng, lambda: _training_moments(env), interval=(0.5, 3.0), quota=KILLS["training"]) as killer:
+    with Killer(operator, rng, lambda: _training_moments(env), interval=(2.0, 6.0), quota=KILLS["training"]) as killer:
         batch = 0
         while not killer.done and batch < 8:
             names = {f"kgood-{batch}": 0.0, f"kpoor-{batch}": 0.45}

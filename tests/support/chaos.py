@@ -27,6 +27,8 @@ from kubernetes import client, watch
 from tests.support.operator import OperatorProcess
 
 DEFAULT_SEED = 20261201
+# Kills across the kill tests (make test: 50); a smaller number for a quick look on a busy machine.
+KILLS = int(os.environ.get("MODELOPS_CHAOS_KILLS", "50"))
 
 
 def chaos_seed(what: str) -> random.Random:
@@ -161,14 +163,19 @@ class RouteWatch:
 
 @dataclass
 class Killer:
-    """SIGKILLs ``operator`` after a seeded random wait in ``interval`` seconds, leaves it down a
-    seeded random while (up to ``down`` s), restarts it, and again, until ``quota`` kills or
-    ``stop()``. ``describe()`` names what each kill interrupted (counted in ``moments``)."""
+    """SIGKILLs ``operator`` a seeded random while (``interval`` seconds) after it is healthy again,
+    leaves it down a seeded random while (up to ``down`` s), restarts it, and again, until ``quota``
+    kills or ``stop()``; ``hold()``/``release()`` pause it (while a test sets up what is not under
+    test). ``describe()`` names what each kill interrupted (counted in ``moments``).
+
+    The restarts run in the killer's thread, and the operator dies with the thread that started it
+    (``die_with_parent``: PR_SET_PDEATHSIG fires when the starting *thread* ends), so ``stop()``
+    restarts it once more from the caller's thread: the operator outlives the killer."""
 
     operator: OperatorProcess
     rng: random.Random
     describe: Callable[[], list[str]]
-    interval: tuple[float, float] = (1.0, 4.0)
+    interval: tuple[float, float] = (3.0, 8.0)
     down: float = 1.0
     quota: int = 10
     kills: int = 0
@@ -176,7 +183,11 @@ class Killer:
     restarts: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _free: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        self._free.set()
 
     def __enter__(self) -> Killer:
         self._thread = threading.Thread(target=self._run, name="chaos-killer", daemon=True)
@@ -190,15 +201,27 @@ class Killer:
     def done(self) -> bool:
         return self.kills >= self.quota or bool(self.errors)
 
+    def hold(self) -> None:
+        self._free.clear()
+
+    def release(self) -> None:
+        self._free.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._free.set()
         if self._thread is not None:
             self._thread.join(timeout=180)
-        if not self.operator.running:  # whatever happens, the operator is left running
+        if self.kills:  # started by the killer's thread, which has ended: started again from here
+            self.operator.stop()
+        if not self.operator.running:
             self.operator.start(timeout=120)
 
     def _run(self) -> None:
         while not self.done and not self._stop.wait(self.rng.uniform(*self.interval)):
+            self._free.wait()
+            if self._stop.is_set():
+                return
             try:
                 moments = self.describe()
             except Exception as error:  # an API blip while describing is not the kill's business
