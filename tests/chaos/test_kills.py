@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from kubernetes import client
 from mlflow.tracking import MlflowClient
 
@@ -99,6 +100,7 @@ def _one_rollout_cycle(env: RolloutEnv, exporter: MetricsExporter, rng: Any, cyc
     assert back["stable"] == f"{a}-v1" and back["traffic"] == {"stable": 100, "candidate": 0, "mirror": 0}
 
 
+@pytest.mark.timeout(1800)  # 50 restarts of a Python process: minutes on a busy 2-core machine
 def test_operator_killed_at_random_moments_of_rollouts_converges_and_never_misroutes(
     rollout_env: RolloutEnv, api: client.ApiClient, metrics_exporter: MetricsExporter, mlflow: MlflowClient,
     operator: OperatorProcess,
@@ -161,6 +163,7 @@ def _explain_runs(env: TrainingEnv, names: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
+@pytest.mark.timeout(1200)
 def test_operator_killed_at_random_moments_of_training_runs_duplicates_nothing(
     training_env: TrainingEnv, mlflow: MlflowClient, mlflow_server: MLflowServer, operator: OperatorProcess,
 ) -> None:
