@@ -57,6 +57,7 @@ def faulty_operator(cluster: LocalCluster, operator: OperatorProcess, tmp_path: 
         operator.start(timeout=120)
 
 
+@pytest.mark.timeout(1200)
 def test_rollouts_and_training_converge_through_api_faults_and_stalled_watches_are_noticed(
     faulty_operator: tuple[OperatorProcess, FaultProxy], api: client.ApiClient, dyn: dynamic.DynamicClient,
     namespace: str, metrics_exporter: MetricsExporter, mlflow: MlflowClient, mlflow_server: MLflowServer,
