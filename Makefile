@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/hack
 
-.PHONY: help install lock dev test lint unit harness integration e2e crds crds-check cluster-build cluster-up cluster-down cluster-status bench bench-quick bench-ab bench-rollback bench-drift bench-trace bench-sink bench-scale clean
+.PHONY: help install lock dev test lint unit harness integration e2e chaos soak crds crds-check cluster-build cluster-up cluster-down cluster-status bench bench-quick bench-ab bench-rollback bench-drift bench-trace bench-sink bench-scale clean
 
 help:
 	@echo "make dev    - the whole stack, then the quick start's loop drawn live: train, serve, roll out (Ctrl-C stops all)"
@@ -70,7 +70,15 @@ e2e: $(STAMP) cluster-build
 # Every tier, in one pytest run so one summary counts them all. MODELOPS_REQUIRE_TIERS makes the
 # run fail if a tier collected nothing or anything was skipped: a silent tier is a defect.
 test: lint crds-check cluster-build
-	MODELOPS_REQUIRE_TIERS=unit,harness,integration,e2e $(PY) -m pytest tests/unit tests/harness tests/integration tests/e2e
+	MODELOPS_REQUIRE_TIERS=unit,harness,integration,e2e,chaos $(PY) -m pytest tests/unit tests/harness tests/integration tests/e2e tests/chaos
+
+# Dependency outages and a bounded soak (MODELOPS_CHAOS_SEED reproduces a run's choices).
+chaos: $(STAMP) cluster-build
+	MODELOPS_REQUIRE_TIERS=chaos $(PY) -m pytest tests/chaos
+
+# The full 20-minute soak (make test runs 150 s of it).
+soak: $(STAMP) cluster-build
+	MODELOPS_SOAK_SECONDS=1200 $(PY) -m pytest -s tests/chaos/test_soak.py
 
 # Benchmarks print their numbers and the peer measured in the same run (not part of make test).
 bench: bench-ab bench-rollback bench-drift bench-trace bench-sink bench-scale
