@@ -14,7 +14,6 @@ from typing import Any
 
 from kubernetes import client, config, dynamic
 from kubernetes.client.rest import ApiException
-from kubernetes.dynamic.exceptions import ServerTimeoutError
 
 from localcluster import nodepools, upstream_crds
 
@@ -30,15 +29,7 @@ def apply_crds(api: client.ApiClient, crds: list[dict[str, Any]], timeout: float
     resource = dyn.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
 
     def apply(crd: dict[str, Any]) -> None:
-        # A loaded machine can make the API server give up on a large CRD (504, "request did not
-        # complete within requested timeout"): the apply is idempotent, so it is tried again.
-        for attempt in range(3):
-            try:
-                resource.server_side_apply(body=crd, field_manager=FIELD_MANAGER, force_conflicts=True)
-                return
-            except ServerTimeoutError:
-                if attempt == 2:
-                    raise
+        resource.server_side_apply(body=crd, field_manager=FIELD_MANAGER, force_conflicts=True)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(apply, crds))
