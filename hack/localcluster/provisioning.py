@@ -29,7 +29,10 @@ def apply_crds(api: client.ApiClient, crds: list[dict[str, Any]], timeout: float
     resource = dyn.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
 
     def apply(crd: dict[str, Any]) -> None:
-        resource.server_side_apply(body=crd, field_manager=FIELD_MANAGER, force_conflicts=True)
+        # The API server gives a write 34 s unless the request says ``timeout``: on a machine shared by
+        # several test sessions, applying KServe's ~2 MB CRD can take longer (504).
+        resource.server_side_apply(body=crd, field_manager=FIELD_MANAGER, force_conflicts=True,
+                                   query_params=[("timeout", "170s")])
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(apply, crds))
