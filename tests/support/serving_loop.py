@@ -11,6 +11,9 @@ KServe played with real model servers (hack/localcluster/kserve_player.py) and r
 - ``Loop``: a test's namespace with a running ``KServePlayer``; ``model_version`` applies a
   ModelVersion serving a trained model's artifact (its ``file://`` URI under MLflow's artifact
   store), ``load`` starts a ``LoadDriver`` on a Rollout. ``close`` stops every server it started.
+- ``ANALYSIS`` (the loop's Rollout analysis), ``retraining_spec`` (a TrainingRun spec of the loop,
+  registered under an alias a Rollout follows) and ``training_data_snapshot`` (train.py's data set
+  as a drift reference, columns named as the sink logs them).
 """
 
 from __future__ import annotations
