@@ -98,7 +98,7 @@ def test_shifted_traffic_drifts_fires_the_alert_retrains_and_the_rollout_follows
         assert done.returncode == 0, done.stdout + done.stderr
         status = env.get(env.dyn.resources.get(api_version=API, kind="DriftMonitor"), monitor)["status"]
         assert status["verdict"] == verdict and status["servedModelVersion"] == v1, status
-        assert status["rowsSeen"] >= 100, status
+        assert status["rowsSeen"] > 0, status  # NoDrift needs 100 (--min-rows); drift is judged on fewer
         return status
 
     try:
@@ -119,8 +119,9 @@ def test_shifted_traffic_drifts_fires_the_alert_retrains_and_the_rollout_follows
             drifted = evaluate("Drift")
             psi = {r["feature"]: r for r in drifted["results"] if r["statistic"] == "psi"}
             assert set(psi) >= set(FEATURES) and all(psi[f]["drifted"] for f in FEATURES), drifted["results"]
-            firing = wait_for(lambda: [a for a in alerts(prometheus_server, alertname="ModelDriftPSI", monitor=monitor)
-                                       if a["state"] == "firing"], 60, "ModelDriftPSI firing in Prometheus")
+            firing = wait_for(lambda: len(found := [a for a in alerts(prometheus_server, alertname="ModelDriftPSI",
+                                                                   monitor=monitor) if a["state"] == "firing"])
+                              == len(FEATURES) and found, 60, "ModelDriftPSI firing in Prometheus on every feature")
             assert {a["labels"]["feature"] for a in firing} == set(FEATURES)
             assert all((a["labels"]["severity"], a["labels"]["team"], a["labels"]["namespace"])
                        == ("P2", "loop", env.namespace) for a in firing), firing
