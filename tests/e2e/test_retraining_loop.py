@@ -56,13 +56,13 @@ def _served(driver: LoadDriver, service: str) -> int:
 
 
 def _champion_following(loop: Loop, models: Models, mlflow: MlflowClient, model: str,
-                        steps: list[dict[str, Any]]) -> str:
+                        steps: list[dict[str, Any]], analysis: dict[str, Any] = ANALYSIS) -> str:
     """v1 registered and served, named by ``challenger``, and the Rollout following that alias
     promoted onto it (its first version: no steps)."""
     v1 = loop.model_version(f"{model}-v1", model, "1", models.good)
     loop.wait_ready(v1)
     mlflow.set_registered_model_alias(model, "challenger", "1")
-    loop.env.following(model, model, "challenger", gateway(model), steps, analysis=ANALYSIS)
+    loop.env.following(model, model, "challenger", gateway(model), steps, analysis=analysis)
     loop.env.wait_promoted(model, v1, timeout=120)
     return v1
 
@@ -85,7 +85,8 @@ def test_shifted_traffic_drifts_fires_the_alert_retrains_and_the_rollout_follows
         prometheus_server: PrometheusServer, tmp_path: Path) -> None:
     env, model = loop.env, unique("drift")
     steps = [{"name": "canary-50", "canary": {"weight": 50, "duration": "4s"}}, {"name": "full", "full": {}}]
-    v1 = _champion_following(loop, trained_models, mlflow, model, steps)
+    v1 = _champion_following(loop, trained_models, mlflow, model, steps,
+                             analysis={**ANALYSIS, "window": "30s", "inconclusiveLimit": 60})
     driver, started = loop.load(model, rate=20), time.monotonic()
     monitor = f"{model}-inputs"
     apply(env.dyn, _monitor(monitor, model, training_data_snapshot(tmp_path / "train.parquet")), env.namespace)
