@@ -210,6 +210,9 @@ class LocalCluster:
             # Pods in a namespace whose default ServiceAccount the controller has not made yet.
             "--disable-admission-plugins=ServiceAccount",
             "--endpoint-reconciler-type=none", "--profiling=false", "--event-ttl=1h",
+            # A machine shared by several test sessions can make the server-side apply of KServe's
+            # ~2 MB CRD take longer than the default minute (504 "request did not complete").
+            "--request-timeout=3m",
         ]
 
     def _component_common(self, name: str) -> list[str]:

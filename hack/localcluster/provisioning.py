@@ -35,7 +35,9 @@ def apply_crds(api: client.ApiClient, crds: list[dict[str, Any]], timeout: float
         # deadline) or 429 while it is still warming up; the apply is idempotent, so try again.
         for attempt in range(APPLY_ATTEMPTS):
             try:
-                resource.server_side_apply(body=crd, field_manager=FIELD_MANAGER, force_conflicts=True)
+                # The API server gives a write 34 s unless the request says ``timeout``.
+                resource.server_side_apply(body=crd, field_manager=FIELD_MANAGER, force_conflicts=True,
+                                           query_params=[("timeout", "170s")])
                 return
             except ApiException as error:
                 if error.status not in RETRIED or attempt == APPLY_ATTEMPTS - 1:

@@ -31,13 +31,9 @@ from localcluster.mlflow_server import MLflowServer
 from tests.support.logsink import trace
 from tests.support.names import unique
 from tests.support.rollouts import HTTPROUTE, alias_version, gateway, started_steps
-from tests.support.serving_loop import Loop, Models, corrupt_run
+from tests.support.serving_loop import ANALYSIS, Loop, Models, corrupt_run
 from tests.support.waiting import wait_for
 
-ANALYSIS: dict[str, Any] = {"interval": "2s", "window": "10s", "inconclusiveLimit": 20, "checks": [
-    {"name": "error-rate", "builtin": "errorRate", "max": 0.05},
-    {"name": "latency-p99", "builtin": "latencyP99", "max": 2.0},
-]}
 LOOP_STEPS: list[dict[str, Any]] = [
     {"name": "shadow", "shadow": {"mirrorPercent": 100, "duration": "4s"}},
     {"name": "canary-25", "canary": {"weight": 25, "duration": "4s"}},

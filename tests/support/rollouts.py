@@ -84,6 +84,15 @@ class Env:
             "spec": {"model": model, "target": target, "trafficRouting": routing, "steps": steps, **extra},
         }, self.namespace)
 
+    def following(self, name: str, model: str, alias: str, routing: dict[str, Any], steps: list[dict[str, Any]],
+                  **extra: Any) -> None:
+        """A Rollout with no ``target``: it rolls out whatever version the MLflow alias names."""
+        apply(self.dyn, {
+            "apiVersion": API, "kind": "Rollout", "metadata": {"name": name},
+            "spec": {"model": model, "targetFrom": {"alias": alias}, "trafficRouting": routing, "steps": steps,
+                     **extra},
+        }, self.namespace)
+
     def status(self, name: str) -> dict[str, Any]:
         return (self.get(self.rollouts, name) or {}).get("status") or {}
 

@@ -11,6 +11,9 @@ KServe played with real model servers (hack/localcluster/kserve_player.py) and r
 - ``Loop``: a test's namespace with a running ``KServePlayer``; ``model_version`` applies a
   ModelVersion serving a trained model's artifact (its ``file://`` URI under MLflow's artifact
   store), ``load`` starts a ``LoadDriver`` on a Rollout. ``close`` stops every server it started.
+- ``ANALYSIS`` (the loop's Rollout analysis), ``retraining_spec`` (a TrainingRun spec of the loop,
+  registered under an alias a Rollout follows) and ``training_data_snapshot`` (train.py's data set
+  as a drift reference, columns named as the sink logs them).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from mlflow.tracking import MlflowClient
 
 from localcluster.cluster import LocalCluster
 from localcluster.kserve_player import KServePlayer
-from localcluster.load import LoadDriver
+from localcluster.load import LoadDriver, dataset
 from localcluster.logsink_server import LogSinkServer
 from localcluster.mlflow_server import MLflowServer
 from modelops.core.artifacts import fetchable
@@ -35,9 +38,15 @@ from tests.support.manifests import apply
 from tests.support.prometheus_fixtures import ExporterPorts
 from tests.support.rollouts import Env
 from tests.support.train_script import HYPERPARAMETERS, Trained, local_artifact, operator_creates_run, train
+from tests.support.training import training_run
 from tests.support.waiting import wait_for
 
 API = "modelops.io/v1alpha1"
+# The analysis of the loop's Rollouts: every 2 s over the last 10 s of real traffic.
+ANALYSIS: dict[str, Any] = {"interval": "2s", "window": "10s", "inconclusiveLimit": 20, "checks": [
+    {"name": "error-rate", "builtin": "errorRate", "max": 0.05},
+    {"name": "latency-p99", "builtin": "latencyP99", "max": 2.0},
+]}
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +77,28 @@ def trained(server: MLflowServer, degrade: float = 0.0) -> Trained:
     result = train(server, extra_env={"MODELOPS_TRAIN_DEGRADE": str(degrade)})
     assert result.proc.returncode == 0, result.proc.stderr[-3000:]
     return result
+
+
+def retraining_spec(model: str, alias: str = "challenger") -> dict[str, Any]:
+    """A TrainingRun spec of the loop: train.py on the breast-cancer data (gated on auc and fpr) on
+    the cpu pool, its passing version registered under ``alias`` and served by one replica."""
+    spec: dict[str, Any] = training_run("unused", model=model, nodePool="cpu",
+                                        resources={"cpu": "1", "memory": "1Gi"})["spec"]
+    spec["register"] = {"format": "sklearn", "alias": alias,
+                        "modelVersionTemplate": {"serving": {"minReplicas": 1}}}
+    return spec
+
+
+def training_data_snapshot(path: Path) -> Path:
+    """The data set train.py trains on (and the load driver draws from, unshifted) as a Parquet
+    snapshot, its columns named as the sink logs the positional inputs: ``0`` ... ``29``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows, _ = dataset(0.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({str(i): rows[:, i] for i in range(rows.shape[1])}), str(path))
+    return path
 
 
 class Loop:

@@ -106,6 +106,15 @@ def play_container(env: Env, name: str, mlflow_server: MLflowServer, degrade: fl
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def play_to_success(env: Env, name: str, mlflow_server: MLflowServer, timeout: float = 180) -> dict[str, Any]:
+    """Play a run's container to its end (the real train.py, then the held Pod released): the run's
+    status once it Succeeded (gated and registered)."""
+    pod = env.running_pod(name)
+    play_container(env, name, mlflow_server)
+    env.release(pod, "succeed")
+    return env.wait_phase(name, "Succeeded", timeout=timeout)
+
+
 def example_training_run(model: str) -> dict[str, Any]:
     """examples/01-trainingrun-gpu.yaml itself, with a model name of its own for this test."""
     (doc,) = [d for d in documents(REPO / "examples" / "01-trainingrun-gpu.yaml") if d["kind"] == "TrainingRun"]
