@@ -8,12 +8,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/hack
 
-.PHONY: help install lock dev test lint unit harness integration e2e crds crds-check cluster-build cluster-up cluster-down cluster-status bench bench-rollback bench-drift bench-trace bench-sink bench-scale clean
+.PHONY: help install lock dev test lint unit harness integration e2e chaos crds crds-check cluster-build cluster-up cluster-down cluster-status bench bench-rollback bench-drift bench-trace bench-sink bench-scale clean
 
 help:
 	@echo "make dev    - local control plane + CRDs + MLflow + the operator in the foreground (Ctrl-C stops all)"
 	@echo "make test   - lint, type checks, layer contracts and every test tier on a local control plane"
 	@echo "make e2e    - the e2e tier alone: rollouts with real model servers, real load, sink and Prometheus"
+	@echo "make chaos  - the chaos tier alone: hostile input at scale, kills, faults, outages (prints the figures)"
 	@echo "make crds   - regenerate crds/ from the pydantic models"
 	@echo "make bench  - benchmarks (rollback latency, drift engine against Evidently, trace lookups, log sink, scale), each against a peer"
 
@@ -66,10 +67,15 @@ harness: $(STAMP) cluster-build
 e2e: $(STAMP) cluster-build
 	MODELOPS_REQUIRE_TIERS=e2e $(PY) -m pytest tests/e2e
 
+# The chaos tier alone: hostile input at scale (and the kills, faults and outages suites), each
+# bounded in time; prints the outcome tables the README's Reliability section shows.
+chaos: $(STAMP) cluster-build
+	MODELOPS_REQUIRE_TIERS=chaos $(PY) -m pytest -s tests/chaos
+
 # Every tier, in one pytest run so one summary counts them all. MODELOPS_REQUIRE_TIERS makes the
 # run fail if a tier collected nothing or anything was skipped: a silent tier is a defect.
 test: lint crds-check cluster-build
-	MODELOPS_REQUIRE_TIERS=unit,harness,integration,e2e $(PY) -m pytest tests/unit tests/harness tests/integration tests/e2e
+	MODELOPS_REQUIRE_TIERS=unit,harness,integration,e2e,chaos $(PY) -m pytest tests/unit tests/harness tests/integration tests/e2e tests/chaos
 
 # Benchmarks print their numbers and the peer measured in the same run (not part of make test).
 bench: bench-rollback bench-drift bench-trace bench-sink bench-scale

@@ -1,6 +1,6 @@
-"""The lexical PromQL check: a query whose brackets or strings do not close is refused before any
-step needs it (found by the hostile-input suite, issue 15: such a Rollout was Accepted=True and
-would only have collected Error measurements)."""
+"""What the hostile-input suite (issue 15) found in the Rollout machine: a check's PromQL whose
+brackets or strings do not close was Accepted=True (it would only have collected Error
+measurements), and a spec.target naming no ModelVersion was said with no Warning Event."""
 
 from __future__ import annotations
 
@@ -61,3 +61,20 @@ def test_the_rollout_machine_refuses_the_spec_naming_the_check() -> None:
     assert (accepted["status"], accepted["reason"]) == ("False", "InvalidSpec")
     assert "spec.analysis.checks[3].prometheus.query" in accepted["message"]
     assert [e.reason for e in decision.events if e.type == "Warning"] == ["InvalidSpec"]
+
+
+def test_a_target_that_does_not_exist_is_said_once_with_a_warning() -> None:
+    from modelops.core.rollout.machine import plan
+    from modelops.core.rollout.types import RolloutObservation
+
+    doc = base("Rollout", "r")
+    doc["spec"].update(target="no-such-version", approved=[])
+    first = plan(RolloutObservation(namespace="ns", name="r", generation=1, spec=doc["spec"], status={}),
+                 datetime(2026, 12, 1, tzinfo=UTC))
+    progressing = next(c for c in first.status["conditions"] if c["type"] == "Progressing")
+    assert (progressing["status"], progressing["reason"]) == ("False", "WaitingForTarget")
+    assert progressing["message"] == "spec.target: waiting for ModelVersion no-such-version to exist in this namespace"
+    assert [(e.type, e.reason) for e in first.events] == [("Warning", "WaitingForTarget")]
+    again = plan(RolloutObservation(namespace="ns", name="r", generation=1, spec=doc["spec"], status=first.status),
+                 datetime(2026, 12, 1, 0, 1, tzinfo=UTC))
+    assert again.events == []
