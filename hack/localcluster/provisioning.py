@@ -24,12 +24,20 @@ def api_client(kubeconfig: Path) -> client.ApiClient:
     return config.new_client_from_config(config_file=str(kubeconfig))
 
 
-def apply_crds(api: client.ApiClient, crds: list[dict[str, Any]], timeout: float = 60) -> None:
+def apply_crds(api: client.ApiClient, crds: list[dict[str, Any]], timeout: float = 180) -> None:
     dyn = dynamic.DynamicClient(api)
     resource = dyn.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
 
     def apply(crd: dict[str, Any]) -> None:
-        resource.server_side_apply(body=crd, field_manager=FIELD_MANAGER, force_conflicts=True)
+        # A fresh API server on a loaded machine may answer a large CRD (KServe's) with a 504 after
+        # its 60 s request timeout; applying is idempotent, so try again (three times at most).
+        for attempt in range(3):
+            try:
+                resource.server_side_apply(body=crd, field_manager=FIELD_MANAGER, force_conflicts=True)
+                return
+            except ApiException as error:
+                if error.status not in (500, 503, 504) or attempt == 2:
+                    raise
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(apply, crds))
