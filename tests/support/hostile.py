@@ -210,4 +210,6 @@ def _named(kind: str, name: str) -> dict[str, Any]:
     doc["metadata"]["name"] = name
     if "model" in doc["spec"]:
         doc["spec"]["model"] = re.sub(r"[^a-z0-9]", "", name.lower())[:40] or "m"
+    if kind == "DriftMonitor":
+        doc["spec"]["modelRef"] = {"kind": "Rollout", "name": "anchor"}  # hostile_refs.ANCHOR_ROLLOUT
     return doc

@@ -69,7 +69,7 @@ BAD_PROMQL = st.sampled_from([
 @st.composite
 def ref_case(draw: st.DrawFn, kind: str, name: str) -> Case:
     """One manifest of ``kind`` that only the operator can find wrong (or a valid unicode one)."""
-    families = {"TrainingRun": ["unknownNodePool", "templateNodePool", "hyperparameterCollision", "unicodeStrings"],
+    families = {"TrainingRun": ["unknownNodePool", "hyperparameterCollision", "unicodeStrings"],
                 "ModelVersion": ["lineageMissing", "lineageElsewhere", "registryUriMissing", "aliasCycle"],
                 "Rollout": ["targetMissing", "targetElsewhere", "targetOtherModel", "shadowOnKserve",
                             "secondRollout", "promqlUnparsable"],
@@ -82,9 +82,6 @@ def ref_case(draw: st.DrawFn, kind: str, name: str) -> Case:
         if family == "unknownNodePool":
             spec["nodePool"] = draw(ANY_TEXT.filter(lambda t: t not in ("cpu", "gpu-a100", "gpu-t4")))
             return Case(kind, family, "spec.nodePool", doc, "refuse", ("UnknownNodePool",))
-        if family == "templateNodePool":
-            spec["register"]["modelVersionTemplate"]["serving"]["nodePool"] = draw(DNS_NAME)
-            return Case(kind, family, "nodePool", doc, "refuse", ("UnknownNodePool", "InvalidSpec"))
         if family == "hyperparameterCollision":
             stem = draw(st.text("abcxyz", min_size=1, max_size=8))
             first, second = draw(st.sampled_from([("-", "_"), (".", "-"), ("é", "à"), ("_", "ß"), (" ", "+")]))
