@@ -174,7 +174,7 @@ def names(message: str, needle: str) -> bool:
     element of a keyed list by its key (``[name="x"]``), validation by its index, and a missing key
     field by its list."""
     def loose(text: str) -> str:
-        return re.sub(r"\[[^\]]*\]", "[]", text)
+        return re.sub(r'\[(\d+|[^\]\s="]+="[^"]*")\]', "[]", text)
     parent = re.sub(r"\[\d+\]\.[^.\[]+$", "", needle)
     return any(loose(n) in loose(message) for n in {needle, parent})
 
