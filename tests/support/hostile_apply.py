@@ -174,9 +174,9 @@ def names(message: str, needle: str) -> bool:
     element of a keyed list by its key (``[name="x"]``), validation by its index, and a missing key
     field by its list."""
     def loose(text: str) -> str:
-        return re.sub(r'\[(\d+|[^\]\s="]+="[^"]*")\]', "[]", text)
-    parent = re.sub(r"\[\d+\]\.[^.\[]+$", "", needle)
-    return any(loose(n) in loose(message) for n in {needle, parent})
+        return re.sub(r"\[(\d+|[^\]\s]*=[^\]]*)\]", "[]", text)
+    parents = {re.sub(r"\[\d+\]\.[^.\[]+$", "", needle), re.sub(r"\[(\d+)\]$", r": element \1", needle)}
+    return any(loose(n) in loose(message) for n in {needle, *parents})
 
 
 def wait_until(probe: Callable[[], bool], timeout: float) -> float:

@@ -118,7 +118,7 @@ def ref_case(draw: st.DrawFn, kind: str, name: str) -> Case:
             spec["target"] = ANCHOR_VERSION
             return Case(kind, family, "spec.target", doc, "refuse", ("InvalidSpec",))
         if family == "shadowOnKserve":
-            spec["trafficRouting"] = KSERVE
+            spec["trafficRouting"] = {"kserve": {"inferenceService": name}}
             return Case(kind, family, "spec.steps[0].shadow", doc, "refuse", ("InvalidSpec",))
         if family == "secondRollout":
             spec["model"] = ANCHOR_MODEL
