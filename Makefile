@@ -14,6 +14,7 @@ help:
 	@echo "make dev    - the whole stack, then the quick start's loop drawn live: train, serve, roll out (Ctrl-C stops all)"
 	@echo "make test   - lint, type checks, layer contracts and every test tier on a local control plane"
 	@echo "make e2e    - the e2e tier alone: rollouts with real model servers, real load, sink and Prometheus"
+	@echo "make chaos  - the chaos tier alone: hostile input at scale, dependency outages, a bounded soak (prints the figures)"
 	@echo "make crds   - regenerate crds/ from the pydantic models"
 	@echo "make bench  - benchmarks (A/B test samples, rollback latency, drift engine against Evidently, trace lookups, log sink, scale), each against a peer"
 	@echo "make bench-quick - every benchmark at a tiny size: checks they run (CI), no figures"
@@ -72,9 +73,11 @@ e2e: $(STAMP) cluster-build
 test: lint crds-check cluster-build
 	MODELOPS_REQUIRE_TIERS=unit,harness,integration,e2e,chaos $(PY) -m pytest tests/unit tests/harness tests/integration tests/e2e tests/chaos
 
-# Dependency outages and a bounded soak (MODELOPS_CHAOS_SEED reproduces a run's choices).
+# The chaos tier alone: hostile input at scale, dependency outages and a bounded soak, each bounded
+# in time; prints the outcome tables the README's Reliability section shows
+# (MODELOPS_CHAOS_SEED and MODELOPS_HOSTILE_SEED reproduce a run's choices).
 chaos: $(STAMP) cluster-build
-	MODELOPS_REQUIRE_TIERS=chaos $(PY) -m pytest tests/chaos
+	MODELOPS_REQUIRE_TIERS=chaos $(PY) -m pytest -s tests/chaos
 
 # The full 20-minute soak (make test runs 150 s of it).
 soak: $(STAMP) cluster-build

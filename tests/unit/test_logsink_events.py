@@ -136,3 +136,35 @@ def test_malformed_events_are_refused_with_the_field(headers: dict[str, str], bo
     error = _bad(headers, body)
     assert (error.status, error.reason) == (status, reason)
     assert names in str(error)
+
+
+WHEN = datetime.fromisoformat("2026-12-01T10:00:00+00:00")
+
+
+# Found by the hostile-input suite (issue 15): an attribute whose header bytes were not UTF-8
+# (aiohttp keeps them as surrogate escapes), or data with a lone \udXXX escape, reached the spool
+# and failed there with a 500. Both are refused up front, naming the field.
+@pytest.mark.parametrize("name", ["Ce-Id", "Ce-Source", "Ce-Namespace"])
+def test_an_attribute_that_is_not_utf8_is_refused_naming_it(name: str) -> None:
+    headers, body = messages(Call(id="x", namespace="demo", modelversion="m", model="m", version="1",
+                                  request={"instances": [[1]]}, response=None, time=WHEN))[0]
+    not_utf8 = b"x\xce\xff".decode("utf-8", "surrogateescape")  # what aiohttp makes of such bytes
+    with pytest.raises(BadEvent) as refused:
+        parse({**headers, name: not_utf8}, body)
+    assert refused.value.status == 400 and str(refused.value).startswith(f"{name.lower()}: not UTF-8 text")
+
+
+def test_a_unicode_id_sent_as_utf8_is_read_as_it_was_sent() -> None:
+    headers, body = messages(Call(id="x", namespace="demo", modelversion="m", model="m", version="1",
+                                  request={"instances": [[1]]}, response=None, time=WHEN))[0]
+    assert parse({**headers, "Ce-Id": "prêt-🙂-貸"}, body).id == "prêt-🙂-貸"
+
+
+def test_data_with_a_lone_surrogate_escape_is_refused_and_a_pair_is_read() -> None:
+    headers, _ = messages(Call(id="x", namespace="demo", modelversion="m", model="m", version="1",
+                               request={"instances": [[1]]}, response=None, time=WHEN))[0]
+    with pytest.raises(BadEvent) as refused:
+        parse(headers, b'{"instances": [{"name": "\\ud800"}]}')
+    assert refused.value.status == 400 and str(refused.value).startswith("data: holds a lone UTF-16 surrogate")
+    paired = parse(headers, b'{"instances": [{"name": "\\ud83d\\ude00"}]}')
+    assert paired.payload == {"instances": [{"name": "\U0001F600"}]}

@@ -240,6 +240,17 @@ def test_unknown_node_pool() -> None:
     assert events(decision) == [("Warning", "UnknownNodePool")]
 
 
+def test_unknown_serving_pool_of_the_template_is_refused_before_the_run() -> None:
+    """Found by the hostile-input suite (issue 15): the run trained, then its ModelVersion was refused."""
+    register = {"format": "sklearn", "modelVersionTemplate": {"serving": {"nodePool": "gpu-h100"}}}
+    decision = run_plan(observe(spec={**SPEC, "register": register}))
+    accepted = condition(decision, "Accepted")
+    assert accepted is not None and (accepted["status"], accepted["reason"]) == ("False", "UnknownNodePool")
+    assert accepted["message"].startswith("spec.register.modelVersionTemplate.serving.nodePool: node pool 'gpu-h100'")
+    assert_no_actions(decision)
+    assert events(decision) == [("Warning", "UnknownNodePool")]
+
+
 def test_unknown_node_pool_without_any_pool_configured() -> None:
     config = CONFIG.model_copy(update={"node_pools": {}})
     decision = run_plan(observe(), config=config)

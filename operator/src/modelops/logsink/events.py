@@ -111,7 +111,27 @@ class Envelope:
     data: Any
 
 
+_LONE_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _not_text(value: str) -> bool:
+    """True for a string that holds a lone surrogate: header bytes that were not UTF-8 (aiohttp keeps
+    them as surrogate escapes) or a JSON ``\\udXXX`` escape without its pair. It cannot be
+    written as UTF-8, so the spool could not store the event."""
+    if value.isascii():
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _factory(attributes: dict[str, Any], data: Any) -> Envelope:
+    for name, value in attributes.items():
+        if isinstance(value, str) and _not_text(value):
+            raise BadEvent(f"ce-{name}: not UTF-8 text (send attribute values as UTF-8, percent-encoding "
+                           "what is not printable ASCII as the CloudEvents HTTP binding says)", reason="malformed")
     for name in ("id", "type", "source", "specversion"):
         value = attributes.get(name)
         if not value or not isinstance(value, str):
@@ -217,6 +237,9 @@ def parse(headers: Mapping[str, str], body: bytes) -> LoggedEvent:
     annotations = _json_extension(attributes, ANNOTATIONS_ATTR)
     metadata = _json_extension(attributes, METADATA_ATTR)
     payload = _payload(event)
+    if _LONE_SURROGATE_ESCAPE.search(body) and _not_text(json.dumps(payload, ensure_ascii=False)):
+        raise BadEvent("data: holds a lone UTF-16 surrogate escape (\\udXXX without its pair), which is not text",
+                       reason="not_json")
     # Not made by modelops (no forwarded annotations): the InferenceService stands in for the version.
     return LoggedEvent(
         id=attributes["id"],

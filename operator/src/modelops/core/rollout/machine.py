@@ -75,7 +75,8 @@ says which of its steps are so approved. A hold is accepted only by an approval 
 began (``status.approvedAtHold`` keeps the names approved then), because a step approved in
 advance — before anyone saw this analysis — must not wave it through.
 
-**A spec the router cannot run** (``capabilities.check``, or a duration too long to use) sets
+**A spec the router cannot run** (``capabilities.check``, a check's PromQL that cannot parse
+(``promql``), or a duration too long to use) sets
 ``Accepted=False/InvalidSpec`` and starts or advances nothing: a rollout in flight is frozen at its
 split (minus a mirror the router cannot do). Rolling back by target and aborting still work: they
 need no steps. A spec that does not even parse moves nothing at all.
@@ -93,7 +94,7 @@ from datetime import datetime
 from modelops.api.rollout import RolloutSpec
 from modelops.core.acceptance import parse_spec
 from modelops.core.drafting import StatusDraft
-from modelops.core.rollout import capabilities, driving, targets
+from modelops.core.rollout import capabilities, driving, promql, targets
 from modelops.core.rollout import steps as schedule
 from modelops.core.rollout.assembly import finish
 from modelops.core.rollout.types import (
@@ -127,7 +128,7 @@ def plan(obs: RolloutObservation, now: datetime) -> RolloutDecision:
     if refused is not None:
         targets.refuse(w, *refused)
         return finish(w)
-    w.problems = (capabilities.check(spec) + schedule.problems(spec) + list(obs.router_problems)
+    w.problems = (capabilities.check(spec) + promql.problems(spec) + schedule.problems(spec) + list(obs.router_problems)
                   + targets.target_problems(obs, spec, w.target))
     if w.problems:
         w.draft.condition(ACCEPTED, False, "InvalidSpec", "; ".join(w.problems), event="Warning")

@@ -125,8 +125,12 @@ def first_target(w: Working, target: str) -> None:
         w.stable_only()
         return
     missing = w.exists(target) is False or target not in w.obs.versions
+    # A target that does not exist (a typo, or a version in another namespace) is said once with a
+    # Warning; one that exists and is not Ready yet is the normal start, said without one.
     w.move(RolloutPhase.IDLE, "WaitingForTarget",
-           f"waiting for ModelVersion {target} {'to exist' if missing else 'to become Ready'}")
+           f"spec.target: waiting for ModelVersion {target} "
+           f"{'to exist in this namespace' if missing else 'to become Ready'}",
+           event="Warning" if missing else None)
     w.route_decided = True  # nothing may serve yet: no route
     if w.obs.deploys_backends and not missing:
         # The kserve router's InferenceService is also the deployment: the first version can only

@@ -176,6 +176,11 @@ def _last_failure(pods: tuple[PodState, ...]) -> str:
     return f"{text}: {last.terminated_message}" if last.terminated_message else text
 
 
+def _template_pool(spec: TrainingRunSpec) -> str | None:  # where the registered ModelVersion would serve
+    template = spec.registration.model_version_template if spec.registration else None
+    return template.serving.node_pool if template and template.serving else None
+
+
 def _duration_problem(text: str | None) -> str | None:
     if text is None:
         return None
@@ -211,6 +216,10 @@ def plan(obs: TrainingObservation, config: OperatorConfig, now: datetime) -> Tra
         st.condition("Accepted", False, "UnknownNodePool",
                      f"{where}: node pool {pool_name!r} is not configured (known pools: {known})",
                      event="Warning")
+    elif (served := _template_pool(spec)) and served not in config.node_pools and not started:
+        known = ", ".join(sorted(config.node_pools)) or "none"
+        st.condition("Accepted", False, "UnknownNodePool", "spec.register.modelVersionTemplate.serving.nodePool: "
+                     f"node pool {served!r} is not configured (known pools: {known})", event="Warning")
     elif config.mlflow is None:
         st.condition("Accepted", False, "MLflowNotConfigured",
                      "the operator has no MLflow server configured (mlflow.trackingUri)", event="Warning")
