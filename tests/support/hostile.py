@@ -158,8 +158,9 @@ def schema_case(draw: st.DrawFn, kind: str, name: str) -> Case:
         return Case(kind, family, where, put(doc, path, draw(OTHER_TYPES[schema["type"]])), "reject")
     if family == "tooLong":
         limit = schema["maxLength"]
+        # Huge strings too, but always past this field's limit (some limits are 32 Ki).
         length = draw(st.one_of(st.just(limit + 1), st.integers(limit + 1, limit * 4 + 8),
-                                st.integers(10_000, 100_000)))
+                                st.integers(max(10_000, limit + 1), max(100_000, limit * 2))))
         return Case(kind, family, where, put(doc, path, long_text(draw(TEXT), length)), "reject")
     if family == "tooMany":
         limit = schema["maxItems"]
