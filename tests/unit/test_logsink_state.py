@@ -173,6 +173,8 @@ def test_rows_of_a_batched_call_with_a_lone_request(tmp_path: Path) -> None:
      b' "to": "2026-01-01T00:00:00Z"}]}', "from is after to"),
     (b'{"labels": [{"requestId": "a", "label": 1, "time": "2026-01-01T00:00:00"}]}', "labels[0].time"),
     (b'{"labels": [{"requestId": "a", "label": 1, "colour": "red"}]}', "labels[0].colour"),
+    # A key that itself begins with a dot is named as sent (found by the hostile-sink suite).
+    (b'{"labels": [{"requestId": "a", "label": 1}], ".status.ready": 1}', ".status.ready: Extra inputs"),
 ])
 def test_bad_labels_name_the_field(body: bytes, field: str) -> None:
     with pytest.raises(LabelError) as caught:

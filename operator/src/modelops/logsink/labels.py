@@ -105,7 +105,8 @@ def parse(body: bytes, max_labels: int) -> list[LabelIn]:
     except ValidationError as error:
         problems = []
         for e in error.errors():
-            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"]).lstrip(".")
+            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"])
+            where = where[1:] if where.startswith(".") else where  # one dot: a key may begin with one
             problems.append({"field": where or "(body)", "error": e["msg"]})
         text = "; ".join(f"{p['field']}: {p['error']}" for p in problems)
         raise LabelError(f"bad labels: {text}", status=400, problems=problems) from error
