@@ -77,7 +77,7 @@ test: lint crds-check cluster-build
 
 # The chaos tier alone: hostile input at scale, dependency outages and a bounded soak, each bounded
 # in time; prints the outcome tables the README's Reliability section shows
-# (MODELOPS_CHAOS_SEED and MODELOPS_HOSTILE_SEED reproduce a run's choices).
+# (MODELOPS_HOSTILE_SEED draws other hostile manifests).
 chaos: $(STAMP) cluster-build
 	MODELOPS_REQUIRE_TIERS=chaos $(PY) -m pytest -s tests/chaos
 
