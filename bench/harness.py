@@ -1,15 +1,20 @@
 """What the benchmarks share: the operator as a subprocess (its RSS and its own metrics), a watch
-on one route that records when each state first appears, percentiles, and polling with a deadline.
+on one route that records when each state first appears, a pass-through proxy that records when
+each answer of an upstream (the real Prometheus) went back to the operator, percentiles, and
+polling with a deadline.
 
 Kept out of the benchmarks themselves so each stays one command about one question."""
 
 from __future__ import annotations
 
+import http.server
 import os
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -71,6 +76,62 @@ class RouteWatch:
 
     def stop(self) -> None:
         self._watch.stop()
+
+
+class RecordingProxy:
+    """A loopback HTTP proxy in front of ``upstream`` (the real Prometheus) that forwards every
+    request unchanged and records ``(monotonic time the answer was sent, query text)`` — the
+    moment the operator had a measurement in hand. Measurement only: it changes no answer."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.answers: list[tuple[float, str]] = []
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                return
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "accept")}
+                request = urllib.request.Request(proxy.upstream + self.path, data=body, headers=headers,
+                                                 method=self.command)
+                try:
+                    with urllib.request.urlopen(request, timeout=30) as answer:
+                        status, payload, kind = answer.status, answer.read(), answer.headers.get("Content-Type")
+                except urllib.error.HTTPError as error:
+                    status, payload, kind = error.code, error.read(), error.headers.get("Content-Type")
+                self.send_response(status)
+                self.send_header("Content-Type", kind or "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                self.wfile.flush()
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                if body:
+                    query.update(urllib.parse.parse_qs(body.decode(errors="replace")))
+                with proxy.lock:
+                    proxy.answers.append((time.monotonic(), " ".join(query.get("query", []))))
+
+            do_GET = do_POST = _forward  # BaseHTTPRequestHandler dispatches on these names
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def last_answer(self, containing: str, before: float) -> float | None:
+        """When the last answer to a query containing ``containing`` was sent, before ``before``."""
+        with self.lock:
+            times = [at for at, query in self.answers if containing in query and at <= before]
+        return max(times) if times else None
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def backends(route: dict[str, Any]) -> dict[str, int]:

@@ -1,8 +1,9 @@
-"""What the chaos tier shares: a watch that records every state of the namespace's routes and
-InferenceServices for the whole run and judges it (weights sum to 100, never weight or mirror on a
-backend whose InferenceService was not Ready at that revision), and the operator's footprint read
-from /proc (resident memory, file descriptors, sockets, threads). (The seeded killer of the kill
-suite lives with that suite on the ``chaos-kills`` branch until it passes.)
+"""What the chaos tier shares: the seed every random choice comes from (printed, and taken from
+``MODELOPS_CHAOS_SEED`` to reproduce a run), a watch that records every state of the namespace's
+routes and InferenceServices for the whole run and judges it (weights sum to 100, never weight or
+mirror on a backend whose InferenceService was not Ready at that revision), a killer that SIGKILLs
+the operator at seeded random moments and restarts it, counting what each kill interrupted, and
+the duplicate counts a test checks at the end.
 
 Readiness "at that moment" is exact, not timed: every watch event carries the object's
 resourceVersion, which on this control plane is etcd's global revision, so a route revision R is
@@ -11,13 +12,32 @@ judged against the newest InferenceService event with a revision below R.
 
 from __future__ import annotations
 
+import collections
 import os
+import random
 import threading
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kubernetes import client, watch
+
+from tests.support.operator import OperatorProcess
+
+DEFAULT_SEED = 20261201
+# Kills across the kill tests (make test: 50); a smaller number for a quick look on a busy machine.
+KILLS = int(os.environ.get("MODELOPS_CHAOS_KILLS", "50"))
+
+
+def chaos_seed(what: str) -> random.Random:
+    """A Random seeded from ``MODELOPS_CHAOS_SEED`` (``random``: a fresh seed), the seed printed."""
+    raw = os.environ.get("MODELOPS_CHAOS_SEED", str(DEFAULT_SEED))
+    seed = random.SystemRandom().randrange(1, 2**31) if raw == "random" else int(raw)
+    print(f"\n{what}: chaos seed {seed} (reproduce with MODELOPS_CHAOS_SEED={seed})")
+    return random.Random(seed)
+
 
 # ------------------------------------------------------------------------------ the route watch
 
@@ -138,7 +158,103 @@ class RouteWatch:
         return found
 
 
-# ------------------------------------------------------------------------------ the footprint
+# ------------------------------------------------------------------------------ the killer
+
+
+@dataclass
+class Killer:
+    """SIGKILLs ``operator`` a seeded random while (``interval`` seconds) after it is healthy again,
+    leaves it down a seeded random while (up to ``down`` s), restarts it, and again, until ``quota``
+    kills or ``stop()``; ``hold()``/``release()`` pause it (while a test sets up what is not under
+    test). ``describe()`` names what each kill interrupted (counted in ``moments``).
+
+    The restarts run in the killer's thread, and the operator dies with the thread that started it
+    (``die_with_parent``: PR_SET_PDEATHSIG fires when the starting *thread* ends), so ``stop()``
+    restarts it once more from the caller's thread: the operator outlives the killer."""
+
+    operator: OperatorProcess
+    rng: random.Random
+    describe: Callable[[], list[str]]
+    interval: tuple[float, float] = (3.0, 8.0)
+    down: float = 1.0
+    quota: int = 10
+    kills: int = 0
+    moments: collections.Counter[str] = field(default_factory=collections.Counter)
+    restarts: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _free: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        self._free.set()
+
+    def __enter__(self) -> Killer:
+        self._thread = threading.Thread(target=self._run, name="chaos-killer", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def done(self) -> bool:
+        return self.kills >= self.quota or bool(self.errors)
+
+    def hold(self) -> None:
+        self._free.clear()
+
+    def release(self) -> None:
+        self._free.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._free.set()
+        if self._thread is not None:
+            self._thread.join(timeout=180)
+        if self.kills:  # started by the killer's thread, which has ended: started again from here
+            self.operator.stop()
+        if not self.operator.running:
+            self.operator.start(timeout=120)
+
+    def _run(self) -> None:
+        while not self.done and not self._stop.wait(self.rng.uniform(*self.interval)):
+            self._free.wait()
+            if self._stop.is_set():
+                return
+            try:
+                moments = self.describe()
+            except Exception as error:  # an API blip while describing is not the kill's business
+                moments = [f"(not described: {type(error).__name__})"]
+            self.operator.kill()
+            self.kills += 1
+            self.moments.update(moments)
+            time.sleep(self.rng.uniform(0, self.down))
+            started = time.monotonic()
+            try:
+                self.operator.start(timeout=120)
+            except Exception as error:
+                self.errors.append(f"restart after kill {self.kills} failed: {error}")
+                return
+            self.restarts.append(time.monotonic() - started)
+        # The operator this thread started last dies with the thread (PR_SET_PDEATHSIG): the thread
+        # lives until stop(), which starts it again from the caller's thread.
+        self._stop.wait()
+
+    def summary(self) -> str:
+        restarts = sorted(self.restarts) or [0.0]
+        lines = [f"{self.kills} kills; restart to healthy median {restarts[len(restarts) // 2]:.1f}s, "
+                 f"max {restarts[-1]:.1f}s; what the kills interrupted:"]
+        lines += [f"  {count:3d}  {moment}" for moment, count in sorted(self.moments.items())]
+        return "\n".join(lines)
+
+
+def duplicates(names: list[str]) -> dict[str, int]:
+    """The names that occur more than once, with their counts."""
+    return {name: count for name, count in collections.Counter(names).items() if count > 1}
+
+
+# ------------------------------------------------------------------------------ the soak's gauges
 
 
 def footprint(pid: int) -> dict[str, float]:

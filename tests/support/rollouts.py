@@ -46,6 +46,9 @@ class Env:
         self.mvs = dyn.resources.get(api_version=API, kind="ModelVersion")
         self.rollouts = dyn.resources.get(api_version=API, kind="Rollout")
         self.isvcs = dyn.resources.get(api_version=ISVC_API, kind="InferenceService")
+        # Seconds to wait for the operator's part of a set-up step (its child, a Ready status); the
+        # chaos tier raises it: a killed operator or a faulty API server stretches every step.
+        self.patience = 30.0
 
     # -- objects --------------------------------------------------------------------------
 
@@ -67,10 +70,10 @@ class Env:
         return name
 
     def make_ready(self, name: str) -> None:
-        wait_for(lambda: self.get(self.isvcs, name), 30, f"InferenceService {name}")
+        wait_for(lambda: self.get(self.isvcs, name), self.patience, f"InferenceService {name}")
         self.isvcs.status.patch(name=name, namespace=self.namespace, body={"status": ready_status(f"http://{name}")},
                                 content_type="application/merge-patch+json")
-        wait_for(lambda: (self.mv(name).get("status") or {}).get("ready") is True, 30, f"{name} Ready")
+        wait_for(lambda: (self.mv(name).get("status") or {}).get("ready") is True, self.patience, f"{name} Ready")
 
     def mv(self, name: str) -> dict[str, Any]:
         found = self.get(self.mvs, name)

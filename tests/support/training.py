@@ -58,6 +58,7 @@ class Env:
         self.core, self.batch = client.CoreV1Api(api), client.BatchV1Api(api)
         self.runs = dyn.resources.get(api_version="modelops.io/v1alpha1", kind="TrainingRun")
         self.mvs = dyn.resources.get(api_version="modelops.io/v1alpha1", kind="ModelVersion")
+        self.patience = 60.0  # seconds for the operator's part of a step; the chaos tier raises it
 
     def run(self, name: str) -> dict[str, Any]:
         return self.runs.get(name=name, namespace=self.namespace).to_dict()
@@ -81,7 +82,7 @@ class Env:
     def running_pod(self, name: str) -> Any:
         def running() -> Any:
             return next((p for p in self.pods(name) if p.status.phase == "Running"), None)
-        return wait_for(running, 60, f"a Running training Pod of {name}")
+        return wait_for(running, self.patience, f"a Running training Pod of {name}")
 
     def release(self, pod: Any, outcome: str, message: str | None = None) -> None:
         meta: dict[str, Any] = {"labels": {OUTCOME_LABEL: outcome}}

@@ -173,7 +173,8 @@ def assert_quiet(driver: Driver, at: datetime, **kwargs: Any) -> RolloutDecision
     assert decision.version_tags == [] and decision.retire == []
     assert decision.status["history"] == before["history"]
     assert decision.status["conditions"] == before["conditions"]
-    for key in ("phase", "stable", "candidate", "currentStep", "stepStartedAt", "traffic", "warm", "message"):
+    for key in ("phase", "stable", "candidate", "currentStep", "stepStartedAt", "traffic", "trafficSince", "warm",
+                "message"):
         assert decision.status.get(key) == before.get(key), key
     return decision
 
@@ -1107,3 +1108,17 @@ def test_promote_full_in_git_beside_the_target_promotes_at_once_and_says_so() ->
     promoted = driver.plan(NOW, target=V2)
     assert promoted.phase is RolloutPhase.PROMOTED and promoted.status["stable"] == V2
     assert any(f"spec.promoteFull names {V2}" in (entry["message"] or "") for entry in driver.history)
+
+
+def test_traffic_since_moves_when_the_router_is_set_to_a_split_it_was_not_carrying() -> None:
+    """status.trafficSince (the sample-ratio check counts from it): moved by a new split, and by the
+    same split put back over a route found carrying another (an operator stopped between its route
+    write and its status write); never by a plan at rest, nor by a route that cannot be read back."""
+    driver = rolling(steps=[{"canary": {"weight": 20, "duration": "1h"}}])
+    assert driver.status["trafficSince"] == "2026-03-01T12:00:00Z"  # the canary's split, set at NOW
+    assert driver.plan(minutes(1), router_split=Split(80, 20)).status["trafficSince"] == "2026-03-01T12:00:00Z"
+    assert driver.plan(minutes(2)).status["trafficSince"] == "2026-03-01T12:00:00Z"  # cannot be read back
+    put_back = driver.plan(minutes(3), router_split=Split(50, 50))  # a later step's split, left by a stop
+    assert put_back.route is not None and put_back.route.split == Split(80, 20)
+    assert put_back.status["trafficSince"] == "2026-03-01T12:03:00Z"
+    assert_quiet(driver, minutes(4))

@@ -171,6 +171,21 @@ def test_the_sample_ratio_counts_from_when_the_candidate_became_ready() -> None:
     assert started <= became_ready
 
 
+def test_the_sample_ratio_counts_from_when_the_router_was_set_to_the_split() -> None:
+    """Found by the kill suite: an operator stopped between its route write and its status write
+    leaves the route a step ahead (here the next step's 50/50 while status says 80/20). The route is
+    put back when it restarts, and status.trafficSince says when: the requests before then were
+    served at the wrong weights, and counting them read as a mismatch (1715/1535 against 80/20)."""
+    rollout = Rollout(spec_of([{"canary": {"weight": 20, "duration": "1m"}}], CHECKS))
+    rollout.status = {**rollout.status, "traffic": {"stable": 80, "candidate": 20, "mirror": 0},
+                      "trafficSince": seconds(30).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    assert due(rollout.model, rollout.status, seconds(45)).srm is None  # type: ignore[union-attr]
+    put_back = due(rollout.model, rollout.status, seconds(60))
+    assert put_back is not None and put_back.srm == Split(80, 20) and put_back.srm_elapsed == timedelta(seconds=20)
+    rollout.status["trafficSince"] = seconds(-600).strftime("%Y-%m-%dT%H:%M:%SZ")  # older than the step: the step
+    assert due(rollout.model, rollout.status, seconds(60)).srm_elapsed == timedelta(seconds=50)  # type: ignore[union-attr]
+
+
 def test_a_candidate_that_is_not_ready_is_not_measured_and_its_first_look_waits_an_interval() -> None:
     """A followed alias moves at registration, before the new version's model server answers: the
     candidate has no weight until it is Ready, so looks then would only count "no data" toward

@@ -873,6 +873,16 @@ def test_a_version_retired_by_keep_warm_stops_serving_and_keeps_its_record() -> 
     assert again.status["role"] == "candidate" and again.apply_inference_service is not None
 
 
+def test_a_retired_version_pushed_off_status_retired_is_not_served_again() -> None:
+    # Found by the soak: after more than RETIRED_KEPT fast cycles, early-retired versions left
+    # status.retired, read as named by no Rollout, and got their InferenceService back.
+    moved_on = {"metadata": {"name": "fraud", "namespace": NS}, "spec": {"model": "fraud-detector", "target": "v40"},
+                "status": {"stable": "v40", "retired": [f"v{i}" for i in range(39, 19, -1)]}}
+    decision = plan(_obs(inference_service=None, rollouts=[moved_on], status={"role": "archived"}), CONFIG, NOW)
+    assert decision.status["role"] == "archived" and decision.apply_inference_service is None
+    assert decision.status["reason"] == "Retired"
+
+
 def test_a_version_served_by_a_kserve_router_gets_no_inference_service_of_its_own() -> None:
     from modelops.core.serving.readiness import Readiness
 

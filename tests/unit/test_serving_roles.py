@@ -153,6 +153,20 @@ def test_a_retired_version_is_archived_and_holds_nothing() -> None:
     assert role_of(MV, [rollout, warm_elsewhere]) == (Role.PREVIOUS, ["b"])
 
 
+def test_archived_is_sticky_after_the_version_falls_off_status_retired() -> None:
+    # status.retired keeps only the newest RETIRED_KEPT names: a version pushed off it is named by
+    # no Rollout, and without its own status.role it would read as NONE and be served again.
+    rollout = _rollout("a", target="fraud-detector-v30", stable="fraud-detector-v30")
+    assert role_of(MV, [rollout], previous="archived") == (Role.ARCHIVED, [])
+    assert role_of(MV, [], previous="archived") == (Role.ARCHIVED, [])
+    assert role_of(MV, [rollout], previous="previous") == (Role.NONE, [])
+    # Named again (target, warm, stable): the Rollout's role wins and it is held.
+    rollout["spec"]["target"] = MV
+    assert role_of(MV, [rollout], previous="archived") == (Role.CANDIDATE, ["a"])
+    warm = _rollout("b", stable="fraud-detector-v30", warm=[MV])
+    assert role_of(MV, [warm], previous="archived") == (Role.PREVIOUS, ["b"])
+
+
 def test_kserve_router_of_names_the_rollout_and_its_inference_service() -> None:
     from modelops.core.serving.roles import kserve_router_of
 

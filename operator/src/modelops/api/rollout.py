@@ -356,6 +356,14 @@ class RolloutStatus(ObjectStatus):
         None, max_length=128, description="Hash of spec.steps the rollout runs; a change restarts the steps."
     )
     traffic: Traffic | None = Field(None, description="The split the router applies now.")
+    traffic_since: datetime | None = Field(
+        None,
+        description=(
+            "When the router was last set to status.traffic: the split changed, or the route was found "
+            "carrying another one (a human's edit, or an operator stopped between its route write and its "
+            "status write) and was put back. The sample-ratio check counts requests only from then."
+        ),
+    )
     analysis: AnalysisStatus | None = Field(None, description="Latest measurements and counters.")
     ab_test: ABTestStatus | None = Field(None, description="State of the A/B test, when one ran.")
     warm: list[Name] = Field(

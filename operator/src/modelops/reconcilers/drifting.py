@@ -17,6 +17,7 @@ evaluation it answers, and a 409 on its create means an earlier reconcile made i
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -55,6 +56,7 @@ class DriftReconciler(Reconciler[DriftObservation, DriftDecision]):
         children: dict[ChildKey, dict[str, Any] | None] = {}
         claims: dict[ChildKey, Claim] = {}
         rules_served = True
+        keys = []
         for key in child_keys(name):
             if key[1] == "PrometheusRule":
                 try:
@@ -62,8 +64,11 @@ class DriftReconciler(Reconciler[DriftObservation, DriftDecision]):
                 except NotFound:
                     rules_served = False  # no Prometheus Operator CRDs: no alerts, said in Ready
                     continue
-            found = await objects.get(self.session, key[0], key[1], namespace, key[2])
-            children[key], claims[key] = found, claim(found, owner)
+            keys.append(key)
+        # The children's GETs are independent: issued together (a restart reads every monitor's).
+        found = await asyncio.gather(*(objects.get(self.session, k[0], k[1], namespace, k[2]) for k in keys))
+        for key, child in zip(keys, found, strict=True):
+            children[key], claims[key] = child, claim(child, owner)
         return DriftObservation(
             name=name, namespace=namespace, uid=meta["uid"], generation=meta.get("generation"), spec=spec,
             status=status, model_ref=await self.model_ref(namespace, spec.get("modelRef")), children=children,

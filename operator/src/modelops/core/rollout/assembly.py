@@ -17,6 +17,7 @@ from modelops.core.conditions import format_time
 from modelops.core.intents import Event
 from modelops.core.rollout import history as audit
 from modelops.core.rollout import steps as schedule
+from modelops.core.rollout.traffic import Split
 from modelops.core.rollout.types import (
     HOLD_REASONS,
     IN_FLIGHT,
@@ -54,6 +55,7 @@ def finish(w: Working) -> RolloutDecision:
             "stepStartedAt": format_time(w.started) if w.started is not None else None,
             "stepHash": w.hash,
             "traffic": to_wire(traffic) if traffic is not None else None,
+            "trafficSince": traffic_since(w, split),
             "analysis": to_wire(w.analysis) if w.analysis is not None else None,
             "abTest": to_wire(w.ab) if w.ab is not None else None,
             "warm": warm,
@@ -116,6 +118,23 @@ def standing_baseline(w: Working) -> list[str] | None:
     if w.candidate is None or w.approved_at_start is None:
         return None
     return [name for name in w.approved_at_start if name in w.spec.approved]
+
+
+def traffic_since(w: Working, split: Split | None) -> str | None:
+    """status.trafficSince: now when this plan sets the router to a split it was not carrying — one
+    other than status.traffic, or the same one over a route read back with another (put back after
+    a human's edit, or after a stop between the route write and the status write, which leaves the
+    route a step ahead of status) — otherwise as it was. The route read back is compared by its
+    served weights only (as ``driving.applied`` does: not every router reads a mirror back), and a
+    route that cannot be read back moves nothing: a plan at rest writes nothing."""
+    before = w.initial.traffic_since
+    kept = format_time(before) if before is not None else None
+    if split is None:
+        return kept
+    routed = w.obs.router_split
+    if split != Split.from_traffic(w.initial.traffic) or (routed is not None and routed.served != split.served):
+        return format_time(w.stamp)
+    return kept
 
 
 def retired(w: Working, warm: Sequence[str], retire: Sequence[str]) -> list[str]:

@@ -150,7 +150,11 @@ def due(spec: RolloutSpec, status: Mapping[str, Any], now: datetime) -> Measurem
     # Counted from when the candidate could be served at the step's weight: a candidate that became
     # Ready after the step began (the kserve router deploys it only then) had no weight before, and
     # the stable's requests of that time would read as a mismatch the split did not cause.
-    srm_elapsed = now - (max(started, _ready_since(status) or started) + interval)
+    # And from when the router was last set to this split (status.trafficSince): a route found
+    # carrying another split — an operator stopped between its route write and its status write
+    # leaves the route a step ahead — served the requests of that time at the wrong weights.
+    routed_since = parse_time(status.get("trafficSince")) or started
+    srm_elapsed = now - (max(started, _ready_since(status) or started, routed_since) + interval)
     if srm_elapsed < interval:
         srm = None
     return MeasurementPlan(

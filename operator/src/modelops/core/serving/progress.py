@@ -220,7 +220,7 @@ def plan(obs: ModelVersionObservation, config: OperatorConfig, now: datetime) ->
                                       Owner("ModelVersion", obs.name, obs.uid)), event="Warning")
 
     _lineage_condition(st, spec, obs)
-    role, holders = role_of(obs.name, obs.rollouts)
+    role, holders = role_of(obs.name, obs.rollouts, previous=(obs.status or {}).get("role"))
     st.data["role"] = role.value
     decision = ModelVersionDecision(status=st.data)
 

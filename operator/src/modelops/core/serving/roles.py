@@ -41,11 +41,17 @@ def _role_in(name: str, rollout: Mapping[str, Any]) -> Role:
     return Role.NONE
 
 
-def role_of(name: str, rollouts: Iterable[Mapping[str, Any]]) -> tuple[Role, list[str]]:
+def role_of(name: str, rollouts: Iterable[Mapping[str, Any]], previous: str | None = None) -> tuple[Role, list[str]]:
     """The role and the Rollouts that hold the version (it must not be deleted while any does).
     The strongest role wins (champion anywhere beats candidate elsewhere); ``archived`` — retired
-    by ``keepWarm`` — holds nothing: the version stops serving and may be deleted."""
-    best, holders = Role.NONE, []
+    by ``keepWarm`` — holds nothing: the version stops serving and may be deleted.
+
+    ``archived`` is sticky: ``status.retired`` keeps only the newest names (``RETIRED_KEPT``), so a
+    version that falls off that list would otherwise read as named by no Rollout and be served
+    again. ``previous`` is the version's own ``status.role``; once ``archived``, it stays so until
+    a Rollout names it again (target, stable, candidate or warm)."""
+    best: Role = Role.ARCHIVED if previous == Role.ARCHIVED.value else Role.NONE
+    holders: list[str] = []
     for rollout in rollouts:
         role = _role_in(name, rollout)
         if role in (Role.NONE, Role.ARCHIVED):
