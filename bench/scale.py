@@ -252,7 +252,11 @@ def measure(mv_count: int, rollout_count: int, *, source: Path | None, rest_seco
             versions_after = {(o["metadata"]["namespace"], o["metadata"]["name"]): o["metadata"]["resourceVersion"]
                               for o in cluster.all(cluster.mvs) + cluster.all(cluster.rollouts)
                                + cluster.all(cluster.monitors)}
-            figures.restart_rewrote = sum(1 for key, rv in versions_before.items() if versions_after.get(key) != rv)
+            rewritten = sorted(f"{key[0]}/{key[1]}" for key, rv in versions_before.items()
+                               if versions_after.get(key) != rv)
+            figures.restart_rewrote = len(rewritten)
+            if rewritten:
+                print(f"[{figures.size}] the restart rewrote: {', '.join(rewritten[:10])}", flush=True)
         finally:
             operator.stop()
     return figures

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -31,7 +32,9 @@ from tests.support.rollouts import ANALYSIS, BETTER, BROKEN, CHECKS, GOOD, HTTPR
 from tests.support.rollouts import Env as RolloutEnv
 from tests.support.training import Env as TrainingEnv
 from tests.support.training import play_container, training_run
+from tests.support.waiting import wait_for
 
+KINDS = ("409", "429", "500", "503", "slow", "watch-cut", "watch-stall")
 INACTIVITY = 6.0  # the operator's watch inactivity timeout under test (the default is 600 s)
 WAIT = 240
 
@@ -55,6 +58,14 @@ def faulty_operator(cluster: LocalCluster, operator: OperatorProcess, tmp_path: 
         proxy.stop()
         monkeypatch.delenv("MODELOPS_WATCH_INACTIVITY_TIMEOUT")
         operator.start(timeout=120)
+
+
+def _flip(env: RolloutEnv, name: str, target: str) -> dict[str, Any]:
+    """The SRE's instant rollback to the warm version ``target``, waited for until it serves."""
+    env.patch(name, {"target": target})
+    return wait_for(lambda: (s := env.status(name)).get("stable") == target and s.get("phase") == "RolledBack"
+                    and s.get("traffic") == {"stable": 100, "candidate": 0, "mirror": 0} and s, WAIT,
+                    f"Rollout {name} rolled back to {target}")
 
 
 @pytest.mark.timeout(1200)
@@ -95,23 +106,30 @@ def test_rollouts_and_training_converge_through_api_faults_and_stalled_watches_a
             rolled = env.wait_phase(bad, "RolledBack", timeout=WAIT)
             done = env.wait_promoted(good, f"{good}-v2", timeout=WAIT)
             finished = runs.wait_phase(trained, "Succeeded", timeout=WAIT)
-        # Keep the faults on a while longer: more watches are stalled and must be abandoned.
-        deadline = time.monotonic() + 3 * INACTIVITY
-        while time.monotonic() < deadline and len(proxy.stall_ended) < 3:
-            time.sleep(1)
+            # The faults stay on, and the operator busy — the SRE rolling the good model back to its
+            # warm version and forward again, each an instant rollback through the route — until
+            # every kind of fault has been injected a few times and watches were abandoned.
+            deadline, flips = time.monotonic() + WAIT, 0
+            while time.monotonic() < deadline and (
+                    any(proxy.injected[kind] < 2 for kind in KINDS) or len(proxy.stall_ended) < 3):
+                flips += 1
+                _flip(env, good, f"{good}-v1" if flips % 2 else f"{good}-v2")
+            settled = _flip(env, good, f"{good}-v2") if flips % 2 else env.status(good)
         proxy.faulty = False
         time.sleep(1)
     elapsed = time.monotonic() - started
     print(f"{proxy.requests} requests through the proxy in {elapsed:.0f}s; injected: {dict(proxy.injected)}; "
           f"stalled watches abandoned after {sorted(round(s, 1) for s in proxy.stall_ended)} s")
     assert behind.running, behind.log_tail()
-    for kind in ("409", "429", "500", "503", "slow", "watch-cut", "watch-stall"):
-        assert proxy.injected[kind] > 0, f"no {kind} fault injected: {dict(proxy.injected)}"
+    for kind in KINDS:
+        assert proxy.injected[kind] >= 2, f"{kind} injected fewer than twice: {dict(proxy.injected)}"
+    print(f"{flips} SRE flips between the good model's versions under faults")
     # Every stalled watch the operator gave up on, it gave up within the inactivity timeout (+ slack).
     assert proxy.stall_ended, "no stalled watch was abandoned by the operator"
     assert max(proxy.stall_ended) <= INACTIVITY + 3, proxy.stall_ended
     assert rolled["stable"] == f"{bad}-v1" and rolled["traffic"] == {"stable": 100, "candidate": 0, "mirror": 0}
     assert started_steps(done) == [s["name"] for s in steps]
+    assert settled["stable"] == f"{good}-v2" and settled["traffic"] == {"stable": 100, "candidate": 0, "mirror": 0}
     assert finished["modelVersion"] == f"{trained}-v1"
     assert seen.violations() == []
     jobs = runs.batch.list_namespaced_job(namespace).items

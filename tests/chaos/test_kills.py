@@ -41,6 +41,9 @@ FULL_STEPS: list[dict[str, Any]] = [
     {"name": "full", "full": {}},
 ]
 WAIT = 240  # a hang guard: kills every few seconds stretch every step
+# Rounds (rollout cycles, training batches) go on until the kills are all spent: a quiet machine
+# gets through a cycle in ~25 s and ~3 kills. The cap only bounds a run that stops killing.
+MAX_ROUNDS = 24
 
 
 def _rollout_moments(env: RolloutEnv, steps: dict[str, list[dict[str, Any]]]) -> list[str]:
@@ -112,7 +115,7 @@ def test_operator_killed_at_random_moments_of_rollouts_converges_and_never_misro
     with RouteWatch(api, env.namespace) as seen:
         with Killer(operator, rng, lambda: _rollout_moments(env, steps), quota=KILLS["rollouts"]) as killer:
             cycle = 0
-            while not killer.done and cycle < 6:
+            while not killer.done and cycle < MAX_ROUNDS:
                 _one_rollout_cycle(env, metrics_exporter, rng, cycle, steps, killer)
                 cycle += 1
         time.sleep(1)  # the watch delivers the last states
@@ -173,7 +176,7 @@ def test_operator_killed_at_random_moments_of_training_runs_duplicates_nothing(
     started, outcomes = time.monotonic(), {}
     with Killer(operator, rng, lambda: _training_moments(env), interval=(3.0, 8.0), quota=KILLS["training"]) as killer:
         batch = 0
-        while not killer.done and batch < 8:
+        while not killer.done and batch < MAX_ROUNDS:
             names = {f"kgood-{batch}": 0.0, f"kpoor-{batch}": 0.45}
             for name in names:
                 apply(env.dyn, training_run(name, model=name), env.namespace)

@@ -3,8 +3,8 @@ recording proxy (api_recorder.RecordingProxy: same forwarding, same watch stream
 chosen per request from a seeded Random while ``faulty`` is set.
 
 Faults, by kind (counted in ``injected``):
-- ``409``/``429``/``500``/``503``: answered by the proxy with a Kubernetes ``Status`` body (429 with
-  ``Retry-After: 1``), the request never reaching the API server;
+- ``409``/``429``/``500``/``503``, in turn: answered by the proxy with a Kubernetes ``Status`` body
+  (429 with ``Retry-After: 1``), the request never reaching the API server;
 - ``slow``: forwarded after a delay of up to ``max_delay`` seconds;
 - ``watch-cut``: a watch stream forwarded for a while, then its connection dropped;
 - ``watch-stall``: a watch answered 200 and then silent, its connection kept open — kopf's
@@ -65,7 +65,8 @@ class FaultProxy(RecordingProxy):
                     return await self._forward_then_cut(request, self.rng.uniform(0.5, 5.0))
             else:
                 if draw < self.shares["error"]:
-                    code = self.rng.choice(sorted(STATUS_REASONS))
+                    # Which error, in turn: every kind shows up once four errors have been drawn.
+                    code = sorted(STATUS_REASONS)[sum(self.injected[str(c)] for c in STATUS_REASONS) % 4]
                     self.injected[str(code)] += 1
                     return self._status(code)
                 if draw < self.shares["error"] + self.shares["slow"]:
