@@ -1,9 +1,9 @@
-"""The operator SIGKILLed at seeded random moments, restarted each time, while rollouts and training
-runs are in flight — 50 kills across the two tests (``KILLS``). After the kills every object
-reaches the end state it would have reached without them; nothing is duplicated (Job, MLflow run,
-registry version, ModelVersion, InferenceService, route); and a watch over the whole run records
-every route state: weights always sum to 100 and never go (nor a mirror) to a backend whose
-InferenceService was not Ready at that revision.
+"""The operator SIGKILLed at seeded random moments, restarted each time, while rollouts, training
+runs and drift evaluations are in flight — 50 kills across the three tests (``KILLS``). After the
+kills every object reaches the end state it would have reached without them; nothing is
+duplicated (Job, MLflow run, registry version, ModelVersion, InferenceService, route, retraining
+TrainingRun); and a watch over the whole run records every route state: weights always sum to 100
+and never go (nor a mirror) to a backend whose InferenceService was not Ready at that revision.
 
 Every random choice comes from the printed seed (``MODELOPS_CHAOS_SEED`` reproduces a run; the
 kill moments are then the same offsets, though what they interrupt can differ with machine load).
@@ -11,11 +11,12 @@ kill moments are then the same offsets, though what they interrupt can differ wi
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any
 
 import pytest
-from kubernetes import client
+from kubernetes import client, dynamic
 from mlflow.tracking import MlflowClient
 
 from localcluster.dataplane import DataPlane
@@ -23,6 +24,8 @@ from localcluster.exporter import MetricsExporter
 from localcluster.mlflow_server import MLflowServer
 from tests.support.chaos import KILLS as TOTAL_KILLS
 from tests.support.chaos import Killer, RouteWatch, chaos_seed, duplicates
+from tests.support.drift import CHILDREN, RETRAIN, MonitorEnv, job_status, model_version_body, monitor_body
+from tests.support.kube import API
 from tests.support.manifests import apply
 from tests.support.operator import OperatorProcess
 from tests.support.rollouts import ANALYSIS, BETTER, BROKEN, CHECKS, GOOD, HTTPROUTE, gateway, started_steps
@@ -31,8 +34,10 @@ from tests.support.training import Env as TrainingEnv
 from tests.support.training import play_container, training_run
 from tests.support.waiting import wait_for
 
-# 50 kills across the two tests (MODELOPS_CHAOS_KILLS), two thirds of them in rollouts.
-KILLS = {"rollouts": TOTAL_KILLS - TOTAL_KILLS // 3, "training": TOTAL_KILLS // 3}
+# 50 kills across the three tests (MODELOPS_CHAOS_KILLS): 30 in rollouts, 12 in training runs, 8
+# in drift evaluations.
+KILLS = {"rollouts": TOTAL_KILLS - TOTAL_KILLS // 4 - TOTAL_KILLS * 4 // 25, "training": TOTAL_KILLS // 4,
+         "drift": TOTAL_KILLS * 4 // 25}
 FULL_STEPS: list[dict[str, Any]] = [
     {"name": "shadow", "shadow": {"mirrorPercent": 100, "duration": "3s"}},
     {"name": "canary", "canary": {"weight": 20, "duration": "3s"}},
@@ -180,6 +185,8 @@ def test_operator_killed_at_random_moments_of_training_runs_duplicates_nothing(
             names = {f"kgood-{batch}": 0.0, f"kpoor-{batch}": 0.45}
             for name in names:
                 apply(env.dyn, training_run(name, model=name), env.namespace)
+            if rng.random() < 0.3:
+                killer.nudge(0.5)  # before the MLflow run and the Job exist
             try:
                 for name, degrade in names.items():
                     pod = env.running_pod(name)
@@ -209,3 +216,73 @@ def test_operator_killed_at_random_moments_of_training_runs_duplicates_nothing(
         assert len(versions) == (1 if "good" in name else 0), f"{name}: {len(versions)} registry versions"
         if "good" in name:
             assert status["modelVersion"] == f"{name}-v1"
+
+
+def _drift_moments(env: MonitorEnv) -> list[str]:
+    found = []
+    for item in env.resource(API, "DriftMonitor").get(namespace=env.name).to_dict()["items"]:
+        status = item.get("status") or {}
+        ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or [])
+        if status.get("retrainRuns"):
+            found.append("drift: retraining created")
+        elif (status.get("consecutiveDrifted") or 0) >= 2:
+            found.append("drift: drifted twice, retraining being created")
+        elif status.get("lastRun"):
+            found.append("drift: the job's first result written")
+        elif ready:
+            found.append("drift: children applied, awaiting the job")
+        else:
+            found.append("drift: before its children")
+    return found
+
+
+@pytest.mark.timeout(1200)
+def test_operator_killed_at_random_moments_of_drift_evaluations_retrains_exactly_once(
+    dyn: dynamic.DynamicClient, api: client.ApiClient, namespace: str, operator: OperatorProcess,
+) -> None:
+    """Each monitor's job (played: its status write, as in tests/integration/test_driftmonitor.py)
+    reports drift, then drift again — ``retrain.after: 2`` — while the operator is killed: each
+    monitor gets its children once and exactly one retraining TrainingRun, recorded in its status."""
+    env, rng = MonitorEnv(dyn, api, namespace), chaos_seed("drift kills")
+    monitors: list[str] = []
+    started = time.monotonic()
+    with Killer(operator, rng, lambda: _drift_moments(env), quota=KILLS["drift"]) as killer:
+        batch = 0
+        while not killer.done and batch < MAX_ROUNDS:
+            names = [f"kdrift-{batch}-{i}" for i in range(3)]
+            for name in names:
+                env.apply(model_version_body(f"{name}-v1", name))
+                retrain = copy.deepcopy(RETRAIN)
+                retrain["template"]["spec"].update(model=name, nodePool="cpu", tracking={"experiment": f"exp-{name}"})
+                env.apply(monitor_body(name, {"kind": "ModelVersion", "name": f"{name}-v1"}, name, retrain=retrain))
+            for name in names:
+                env.wait_condition("DriftMonitor", name, "Ready", "True", "ChildrenApplied", timeout=WAIT)
+                env.write_as_job(name, job_status(consecutive=1, last_run="2026-12-01T12:15:00Z",
+                                                  served=f"{name}-v1"))
+            time.sleep(rng.uniform(0, 3))
+            for name in names:
+                env.write_as_job(name, job_status(consecutive=2, last_run="2026-12-01T12:30:00Z",
+                                                  served=f"{name}-v1"))
+            if rng.random() < 0.5:
+                killer.nudge(0.5)  # while the retraining runs are being created
+            for name in names:
+                wait_for(lambda n=name: env.status("DriftMonitor", n).get("retrainRuns"), WAIT,
+                         f"{name}'s retraining run in its status")
+            monitors += names
+            batch += 1
+    print(killer.summary())
+    print(f"{batch} batches of 3 monitors, {time.monotonic() - started:.0f}s")
+    assert killer.errors == []
+    assert killer.kills >= KILLS["drift"], f"only {killer.kills} kills in {batch} batches"
+    time.sleep(3)  # a duplicate made by a reconcile under way at the end would show by now
+    for name in monitors:
+        runs = [r["metadata"]["name"] for r in env.training_runs(name)]
+        assert len(runs) == 1, f"{name}: retraining runs {runs}"
+        assert env.status("DriftMonitor", name)["retrainRuns"] == runs
+        for api_version, kind, pattern in CHILDREN:
+            child = env.get(api_version, kind, pattern.format(name))
+            assert child is not None, f"{name}: no {kind}"
+            assert [o["name"] for o in child["metadata"]["ownerReferences"]] == [name]
+    jobs = client.BatchV1Api(api).list_namespaced_job(namespace).items
+    assert duplicates([j.metadata.labels.get("modelops.io/trainingrun", j.metadata.name) for j in jobs]) == {}
+

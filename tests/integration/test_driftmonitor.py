@@ -24,52 +24,13 @@ from mlflow.tracking import MlflowClient
 from localcluster.cluster import LocalCluster
 from localcluster.logsink_server import LogSinkServer
 from tests.support import drift_job as dj
-from tests.support.drift import JOB_KEYS, JOB_MANAGER, job_status
-from tests.support.kube import API, Namespace
+from tests.support.drift import CHILDREN, JOB_KEYS, JOB_MANAGER, RETRAIN, job_status, model_version_body, monitor_body
+from tests.support.drift import MonitorEnv as Env
+from tests.support.kube import API
 from tests.support.logsink import predictions
-from tests.support.manifests import REPO, documents
 from tests.support.names import unique
 from tests.support.operator import OperatorProcess
 from tests.support.waiting import wait_for
-
-CHILDREN = [("batch/v1", "CronJob", "{}-drift"), ("v1", "ServiceAccount", "{}-drift-job"),
-            ("rbac.authorization.k8s.io/v1", "Role", "{}-drift-job"),
-            ("rbac.authorization.k8s.io/v1", "RoleBinding", "{}-drift-job"),
-            ("monitoring.coreos.com/v1", "PrometheusRule", "{}-drift")]
-
-
-class Env(Namespace):
-    def example(self, model: str) -> list[dict[str, Any]]:
-        """Example 07 with its model renamed (tests share one cluster: one Rollout per model)."""
-        docs = documents(REPO / "examples" / "07-driftmonitor.yaml")
-        for doc in docs:
-            if doc["kind"] in ("ModelVersion", "Rollout"):
-                doc["spec"]["model"] = model
-            if doc["kind"] == "DriftMonitor" and doc["spec"].get("retrain"):
-                doc["spec"]["retrain"]["template"]["spec"]["model"] = model
-        return docs
-
-    def monitor(self, name: str) -> dict[str, Any]:
-        found = self.get(API, "DriftMonitor", name)
-        assert found is not None
-        return found
-
-    def write_as_job(self, name: str, status: dict[str, Any]) -> None:
-        self.resource(API, "DriftMonitor").status.patch(
-            name=name, namespace=self.name, body={"status": status}, content_type="application/merge-patch+json",
-            field_manager=JOB_MANAGER)
-
-    def training_runs(self, monitor: str) -> list[dict[str, Any]]:
-        items = self.resource(API, "TrainingRun").get(namespace=self.name,
-                                                      label_selector=f"modelops.io/drift-monitor={monitor}")
-        return [dict(item) for item in items.to_dict()["items"]]
-
-    def one_warning(self, name: str, reason: str) -> None:
-        """Exactly one Warning Event of ``reason`` on the monitor, and no second one a little later."""
-        wait_for(lambda: self.events("DriftMonitor", name, reason), 30, f"a {reason} Event")
-        time.sleep(3)
-        found = self.events("DriftMonitor", name, reason)
-        assert [e.type for e in found] == ["Warning"] and (found[0].count or 1) == 1, found
 
 
 @pytest.fixture()
@@ -118,22 +79,8 @@ def test_example_monitors_own_their_children_and_lose_them_with_them(env: Env) -
                  60, f"the {kind} to be garbage-collected")
 
 
-def _monitor(name: str, ref: dict[str, str], model: str, **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": API, "kind": "DriftMonitor", "metadata": {"name": name},
-            "spec": {"modelRef": ref, "features": [{"name": "income", "type": "numeric"}],
-                     "schedule": "*/15 * * * *", **spec}}
 
 
-def _model_version(name: str, model: str) -> dict[str, Any]:
-    return {"apiVersion": API, "kind": "ModelVersion", "metadata": {"name": name},
-            "spec": {"model": model, "version": "1", "serving": {"enabled": False},
-                     "artifact": {"storageUri": f"s3://models/{name}/", "format": "sklearn"}}}
-
-
-RETRAIN = {"enabled": True, "after": 2, "cooldown": "1h", "maxConcurrent": 2,
-           "template": {"metadata": {"labels": {"team": "risk"}},
-                        "spec": {"model": "MODEL", "image": "registry.example/train@sha256:" + "cd" * 32,
-                                 "nodePool": "tpu-v5", "tracking": {"experiment": "EXPERIMENT"}}}}
 
 
 @pytest.mark.parametrize(("field", "value", "reason"), [
@@ -143,9 +90,9 @@ RETRAIN = {"enabled": True, "after": 2, "cooldown": "1h", "maxConcurrent": 2,
 ])
 def test_bad_input_is_refused_naming_the_field(env: Env, field: str, value: Any, reason: str) -> None:
     model = unique("bad")
-    env.apply(_model_version(f"{model}-v1", model))
+    env.apply(model_version_body(f"{model}-v1", model))
     spec: dict[str, Any] = {field: value} if value is not None else {"retrain": copy.deepcopy(RETRAIN)}
-    env.apply(_monitor("bad", {"kind": "ModelVersion", "name": f"{model}-v1"}, model, **spec))
+    env.apply(monitor_body("bad", {"kind": "ModelVersion", "name": f"{model}-v1"}, model, **spec))
     accepted = env.wait_condition("DriftMonitor", "bad", "Accepted", "False", reason)
     named = "spec.retrain.template.spec.nodePool" if field == "retrain" else f"spec.{field}"
     assert named in accepted["message"]
@@ -155,11 +102,11 @@ def test_bad_input_is_refused_naming_the_field(env: Env, field: str, value: Any,
 
 def test_a_model_ref_to_nothing_heals_when_it_appears(env: Env) -> None:
     model = unique("late")
-    env.apply(_monitor("late", {"kind": "Rollout", "name": model}, model))
+    env.apply(monitor_body("late", {"kind": "Rollout", "name": model}, model))
     accepted = env.wait_condition("DriftMonitor", "late", "Accepted", "False", "ModelRefNotFound")
     assert f"spec.modelRef: Rollout {model} does not exist" in accepted["message"]
     env.one_warning("late", "ModelRefNotFound")
-    env.apply(_model_version(f"{model}-v1", model))
+    env.apply(model_version_body(f"{model}-v1", model))
     env.apply({"apiVersion": API, "kind": "Rollout", "metadata": {"name": model},
                "spec": {"model": model, "target": f"{model}-v1", "steps": [{"full": {}}],
                         "trafficRouting": {"kserve": {"inferenceService": model}}}})
@@ -176,10 +123,10 @@ def test_job_results_become_gauges_conditions_and_one_retraining_per_cooldown(
         env: Env, operator: OperatorProcess, mlflow: MlflowClient) -> None:
     model = unique("drifty")
     version = f"{model}-v1"
-    env.apply(_model_version(version, model))
+    env.apply(model_version_body(version, model))
     retrain = copy.deepcopy(RETRAIN)
     retrain["template"]["spec"].update(model=model, nodePool="cpu", tracking={"experiment": f"exp-{model}"})
-    env.apply(_monitor("drifty", {"kind": "ModelVersion", "name": version}, model, retrain=retrain))
+    env.apply(monitor_body("drifty", {"kind": "ModelVersion", "name": version}, model, retrain=retrain))
     env.wait_condition("DriftMonitor", "drifty", "Ready", "True", "ChildrenApplied")
 
     # First drifted evaluation: gauges, Evaluated, no retraining yet (after: 2).
@@ -266,7 +213,7 @@ def test_the_real_drift_job_drives_the_operator(env: Env, operator: OperatorProc
     mv = dj.model_version(version, training_data=str(snapshot))
     mv["spec"].update(model=model, serving={"enabled": False})
     env.apply(mv)
-    monitor = dj.drift_monitor("real", reference={"snapshotUri": str(snapshot)}, window="2h",
+    monitor = dj.driftmonitor_body("real", reference={"snapshotUri": str(snapshot)}, window="2h",
                                statistics=("psi", "ks", "nullRate", "schema"),
                                model_ref={"kind": "ModelVersion", "name": version})
     retrain = copy.deepcopy(RETRAIN)

@@ -166,7 +166,8 @@ class Killer:
     """SIGKILLs ``operator`` a seeded random while (``interval`` seconds) after it is healthy again,
     leaves it down a seeded random while (up to ``down`` s), restarts it, and again, until ``quota``
     kills or ``stop()``; ``hold()``/``release()`` pause it (while a test sets up what is not under
-    test). ``describe()`` names what each kill interrupted (counted in ``moments``).
+    test), ``nudge()`` brings the next kill forward. ``describe()`` names what each kill interrupted
+(counted in ``moments``).
 
     The restarts run in the killer's thread, and the operator dies with the thread that started it
     (``die_with_parent``: PR_SET_PDEATHSIG fires when the starting *thread* ends), so ``stop()``
@@ -185,6 +186,7 @@ class Killer:
     _stop: threading.Event = field(default_factory=threading.Event)
     _free: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    _next_at: float = float("inf")
 
     def __post_init__(self) -> None:
         self._free.set()
@@ -217,8 +219,23 @@ class Killer:
         if not self.operator.running:
             self.operator.start(timeout=120)
 
+    def nudge(self, within: float) -> None:
+        """Bring the next kill forward to a seeded moment at most ``within`` seconds from now: for
+        a moment too brief for the random spacing to hit often (a retraining run about to be
+        created, a training run before its MLflow run)."""
+        self._next_at = min(self._next_at, time.monotonic() + self.rng.uniform(0, within))
+
+    def _sleep(self) -> bool:
+        """Wait until the next kill is due (``interval`` after the last restart, or nudged
+        sooner); True when stopped meanwhile."""
+        self._next_at = time.monotonic() + self.rng.uniform(*self.interval)
+        while (remaining := self._next_at - time.monotonic()) > 0:
+            if self._stop.wait(min(remaining, 0.05)):
+                return True
+        return False
+
     def _run(self) -> None:
-        while not self.done and not self._stop.wait(self.rng.uniform(*self.interval)):
+        while not self.done and not self._sleep():
             self._free.wait()
             if self._stop.is_set():
                 return

@@ -97,7 +97,10 @@ class Env:
 
 def play_container(env: Env, name: str, mlflow_server: MLflowServer, degrade: float = 0.0) -> None:
     """Run the real training script with the environment the operator gave the Job's container."""
-    job = env.batch.read_namespaced_job(env.status(name)["job"], env.namespace)
+    # status.job follows the Job's creation in the same reconcile; an operator killed between the
+    # two writes it on its next one, while the Pod already runs.
+    job_name = wait_for(lambda: env.status(name).get("job"), env.patience, f"status.job of {name}")
+    job = env.batch.read_namespaced_job(job_name, env.namespace)
     container = job.spec.template.spec.containers[0]
     job_env = {e.name: e.value for e in container.env}
     assert job_env["MLFLOW_TRACKING_URI"] == mlflow_server.url
