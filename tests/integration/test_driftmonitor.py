@@ -213,7 +213,7 @@ def test_the_real_drift_job_drives_the_operator(env: Env, operator: OperatorProc
     mv = dj.model_version(version, training_data=str(snapshot))
     mv["spec"].update(model=model, serving={"enabled": False})
     env.apply(mv)
-    monitor = dj.driftmonitor_body("real", reference={"snapshotUri": str(snapshot)}, window="2h",
+    monitor = dj.drift_monitor("real", reference={"snapshotUri": str(snapshot)}, window="2h",
                                statistics=("psi", "ks", "nullRate", "schema"),
                                model_ref={"kind": "ModelVersion", "name": version})
     retrain = copy.deepcopy(RETRAIN)
