@@ -166,8 +166,8 @@ class Killer:
     """SIGKILLs ``operator`` a seeded random while (``interval`` seconds) after it is healthy again,
     leaves it down a seeded random while (up to ``down`` s), restarts it, and again, until ``quota``
     kills or ``stop()``; ``hold()``/``release()`` pause it (while a test sets up what is not under
-    test), ``nudge()`` brings the next kill forward. ``describe()`` names what each kill interrupted
-(counted in ``moments``).
+    test), ``nudge()`` brings the next kill forward. ``describe()`` names what each kill
+    interrupted (counted in ``moments``).
 
     The restarts run in the killer's thread, and the operator dies with the thread that started it
     (``die_with_parent``: PR_SET_PDEATHSIG fires when the starting *thread* ends), so ``stop()``
